@@ -1,0 +1,1 @@
+//! The BBB simulator (to be implemented).

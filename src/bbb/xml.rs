@@ -1,0 +1,1 @@
+//! BBB response XML (to be implemented).

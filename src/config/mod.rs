@@ -1,0 +1,1 @@
+//! Configuration: bot-config.yml and the seed format (to be implemented).

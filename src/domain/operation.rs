@@ -1,0 +1,364 @@
+//! The one request type every front end produces (chat, REST, CLI, YAML/CSV).
+
+use super::ids::{BbbMeetingId, Email, MeetingId, RecordId, RoomRef, Secret, ServerId};
+use super::meeting::{MeetingSpec, Recipient};
+use super::server::ServerSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Greenlight role of a created user (seed `role`, default `user`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    #[default]
+    User,
+    Admin,
+    /// Any other role name defined in that Greenlight.
+    #[serde(untagged)]
+    Named(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateUser {
+    pub server: ServerId,
+    pub email: Email,
+    pub full_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub role: UserRole,
+    /// Authentication provider (seed default `ldap`; Greenlight's own accounts are `greenlight`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateRoom {
+    pub server: ServerId,
+    pub name: String,
+    pub owner: Email,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<RoomRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_code: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShareRoom {
+    pub server: ServerId,
+    pub room: RoomRef,
+    /// Who gets (or loses) access, with an optional display name for the mail.
+    pub with: BTreeMap<Email, Recipient>,
+}
+
+/// Which rooms `room_links` reports on (seed `slCli.py -l VALUE -b COLUMN`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "by", content = "value")]
+pub enum RoomFilter {
+    /// Room name contains the text (case-insensitive).
+    Name(String),
+    Room(RoomRef),
+    Owner(Email),
+    /// Rooms used by scheduled meetings.
+    Meetings,
+}
+
+/// Which recordings to act on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingScope {
+    Meeting(MeetingId),
+    BbbMeeting(BbbMeetingId),
+    Records(Vec<RecordId>),
+}
+
+/// State filter for the mail outbox listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailFilter {
+    #[default]
+    Pending,
+    Sent,
+    Failed,
+    All,
+}
+
+/// Everything schedulight can be asked to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Operation {
+    // --- servers
+    AddServer {
+        server: Box<ServerSpec>,
+    },
+    UpdateServer {
+        server: Box<ServerSpec>,
+    },
+    RemoveServer {
+        id: ServerId,
+    },
+    ListServers,
+
+    // --- scheduled meetings
+    ScheduleMeeting {
+        meeting: Box<MeetingSpec>,
+    },
+    UpdateMeeting {
+        meeting: Box<MeetingSpec>,
+    },
+    CancelMeeting {
+        id: MeetingId,
+    },
+    DisableMeeting {
+        id: MeetingId,
+    },
+    EnableMeeting {
+        id: MeetingId,
+    },
+    MeetingStatus {
+        id: MeetingId,
+    },
+    /// Forget the step history (all of it, or one step) so the steps run again.
+    ResetMeeting {
+        id: MeetingId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+    },
+    ListMeetings,
+    StartMeetingNow {
+        id: MeetingId,
+    },
+    EndMeeting {
+        id: MeetingId,
+    },
+
+    // --- the seed's seven Greenlight commands
+    CreateUser(CreateUser),
+    DeleteUser {
+        server: ServerId,
+        email: Email,
+    },
+    CreateRoom(CreateRoom),
+    DeleteRoom {
+        server: ServerId,
+        room: RoomRef,
+    },
+    RenameRoom {
+        server: ServerId,
+        room: RoomRef,
+        new_uid: RoomRef,
+    },
+    ShareRoom(ShareRoom),
+    UnshareRoom(ShareRoom),
+
+    // --- links and live meetings
+    RoomLinks {
+        server: ServerId,
+        filter: RoomFilter,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mail_to: Option<Email>,
+    },
+    /// Running meetings on one server, or on all (None).
+    ShowRunningMeetings {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<ServerId>,
+    },
+    FindMeeting {
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<ServerId>,
+    },
+
+    // --- recordings
+    ListRecordings {
+        server: ServerId,
+        scope: Option<RecordingScope>,
+    },
+    PublishRecordings {
+        server: ServerId,
+        records: Vec<RecordId>,
+    },
+    UnpublishRecordings {
+        server: ServerId,
+        records: Vec<RecordId>,
+    },
+    DeleteRecordings {
+        server: ServerId,
+        records: Vec<RecordId>,
+    },
+
+    // --- mail outbox
+    ListMail {
+        #[serde(default)]
+        filter: MailFilter,
+    },
+    DeleteMail {
+        id: i64,
+    },
+}
+
+/// A capability an actor must hold for an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    ServersRead,
+    ServersWrite,
+    MeetingsRead,
+    MeetingsWrite,
+    GreenlightWrite,
+    RecordingsRead,
+    RecordingsWrite,
+    MailRead,
+    MailWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 9] = [
+        Self::ServersRead,
+        Self::ServersWrite,
+        Self::MeetingsRead,
+        Self::MeetingsWrite,
+        Self::GreenlightWrite,
+        Self::RecordingsRead,
+        Self::RecordingsWrite,
+        Self::MailRead,
+        Self::MailWrite,
+    ];
+}
+
+impl Operation {
+    /// Short machine name (`schedule_meeting`), used in logs, audit and errors.
+    pub fn name(&self) -> &'static str {
+        use Operation::*;
+        match self {
+            AddServer { .. } => "add_server",
+            UpdateServer { .. } => "update_server",
+            RemoveServer { .. } => "remove_server",
+            ListServers => "list_servers",
+            ScheduleMeeting { .. } => "schedule_meeting",
+            UpdateMeeting { .. } => "update_meeting",
+            CancelMeeting { .. } => "cancel_meeting",
+            DisableMeeting { .. } => "disable_meeting",
+            EnableMeeting { .. } => "enable_meeting",
+            MeetingStatus { .. } => "meeting_status",
+            ResetMeeting { .. } => "reset_meeting",
+            ListMeetings => "list_meetings",
+            StartMeetingNow { .. } => "start_meeting_now",
+            EndMeeting { .. } => "end_meeting",
+            CreateUser(_) => "create_user",
+            DeleteUser { .. } => "delete_user",
+            CreateRoom(_) => "create_room",
+            DeleteRoom { .. } => "delete_room",
+            RenameRoom { .. } => "rename_room",
+            ShareRoom(_) => "share_room",
+            UnshareRoom(_) => "unshare_room",
+            RoomLinks { .. } => "room_links",
+            ShowRunningMeetings { .. } => "show_running_meetings",
+            FindMeeting { .. } => "find_meeting",
+            ListRecordings { .. } => "list_recordings",
+            PublishRecordings { .. } => "publish_recordings",
+            UnpublishRecordings { .. } => "unpublish_recordings",
+            DeleteRecordings { .. } => "delete_recordings",
+            ListMail { .. } => "list_mail",
+            DeleteMail { .. } => "delete_mail",
+        }
+    }
+
+    /// The scope an actor needs to run this operation.
+    pub fn scope(&self) -> Scope {
+        use Operation::*;
+        match self {
+            ListServers => Scope::ServersRead,
+            AddServer { .. } | UpdateServer { .. } | RemoveServer { .. } => Scope::ServersWrite,
+            MeetingStatus { .. }
+            | ListMeetings
+            | ShowRunningMeetings { .. }
+            | FindMeeting { .. } => Scope::MeetingsRead,
+            ScheduleMeeting { .. }
+            | UpdateMeeting { .. }
+            | CancelMeeting { .. }
+            | DisableMeeting { .. }
+            | EnableMeeting { .. }
+            | ResetMeeting { .. }
+            | StartMeetingNow { .. }
+            | EndMeeting { .. } => Scope::MeetingsWrite,
+            CreateUser(_)
+            | DeleteUser { .. }
+            | CreateRoom(_)
+            | DeleteRoom { .. }
+            | RenameRoom { .. }
+            | ShareRoom(_)
+            | UnshareRoom(_) => Scope::GreenlightWrite,
+            RoomLinks { .. } => Scope::MeetingsRead,
+            ListRecordings { .. } => Scope::RecordingsRead,
+            PublishRecordings { .. } | UnpublishRecordings { .. } | DeleteRecordings { .. } => {
+                Scope::RecordingsWrite
+            }
+            ListMail { .. } => Scope::MailRead,
+            DeleteMail { .. } => Scope::MailWrite,
+        }
+    }
+}
+
+/// Who asks. Front ends build it after authenticating (API token, allowed Matrix user, local CLI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// For audit: `cli:root`, `api:token-name`, `matrix:@alice:uni.example`, `scheduler`.
+    pub name: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Actor {
+    /// Full rights: the local CLI, the scheduler and config files the admin applies.
+    pub fn admin(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            scopes: Scope::ALL.to_vec(),
+        }
+    }
+
+    pub fn with_scopes(name: impl Into<String>, scopes: impl IntoIterator<Item = Scope>) -> Self {
+        Self {
+            name: name.into(),
+            scopes: scopes.into_iter().collect(),
+        }
+    }
+
+    pub fn may(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_are_tagged_json() {
+        let op = Operation::DeleteRoom {
+            server: "bbb".parse().unwrap(),
+            room: "abc-def-ghi".parse().unwrap(),
+        };
+        let v = serde_json::to_value(&op).unwrap();
+        assert_eq!(v["op"], "delete_room");
+        let back: Operation = serde_json::from_value(v).unwrap();
+        assert_eq!(back, op);
+        let v = serde_json::to_value(Operation::ListServers).unwrap();
+        assert_eq!(v, serde_json::json!({"op": "list_servers"}));
+    }
+
+    #[test]
+    fn scopes_gate_actors() {
+        let reader = Actor::with_scopes("api:ro", [Scope::MeetingsRead]);
+        assert!(reader.may(Operation::ListMeetings.scope()));
+        assert!(
+            !reader.may(
+                Operation::EndMeeting {
+                    id: "x".parse().unwrap()
+                }
+                .scope()
+            )
+        );
+        assert!(Actor::admin("cli").may(Scope::MailWrite));
+    }
+}

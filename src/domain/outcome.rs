@@ -1,0 +1,162 @@
+//! What an operation returns; each front end renders it (chat HTML, JSON, terminal table).
+
+use super::ids::{BbbMeetingId, MeetingId, RecordId, ServerId};
+use super::meeting::{MeetingPhase, MeetingSpec, StepRecord};
+use super::server::ServerSummary;
+use serde::{Deserialize, Serialize};
+
+/// Join links for one meeting. They are bearer credentials: render them only to the asker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinLinks {
+    pub moderator: String,
+    pub viewer: String,
+    /// The Greenlight room page, when the server has a `link_base` and the meeting a room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+}
+
+/// A live meeting as BBB reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunningMeeting {
+    pub server: ServerId,
+    pub name: String,
+    pub meeting_id: String,
+    pub internal_meeting_id: String,
+    pub running: bool,
+    pub participants: u32,
+    pub moderators: u32,
+    pub create_time: jiff::Timestamp,
+    pub recording: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<JoinLinks>,
+}
+
+/// One server's answer in a fan-out over servers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerMeetings {
+    pub server: ServerId,
+    /// `None` when the server did not answer in time; `error` then says why.
+    pub meetings: Option<Vec<RunningMeeting>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// A scheduled meeting with its state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingView {
+    pub spec: MeetingSpec,
+    pub phase: MeetingPhase,
+    /// When the definition's start falls, resolved in its time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<jiff::Timestamp>,
+    /// Latest record per step, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingView {
+    pub record_id: RecordId,
+    pub meeting_id: String,
+    pub name: String,
+    pub published: bool,
+    pub state: String,
+    pub start_time: jiff::Timestamp,
+    pub end_time: jiff::Timestamp,
+    pub participants: u32,
+    /// Playback URLs by format (`presentation`, `video`, …).
+    pub playback: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    Servers {
+        servers: Vec<ServerSummary>,
+    },
+    Server {
+        server: ServerSummary,
+        created: bool,
+    },
+    Meetings {
+        meetings: Vec<MeetingView>,
+    },
+    Meeting {
+        meeting: Box<MeetingView>,
+        created: bool,
+    },
+    Started {
+        id: MeetingId,
+        server: ServerId,
+        bbb_meeting_id: BbbMeetingId,
+        /// BBB said the meeting already existed (`duplicateWarning`).
+        already_running: bool,
+        links: JoinLinks,
+    },
+    Ended {
+        id: MeetingId,
+        was_running: bool,
+    },
+    Running {
+        servers: Vec<ServerMeetings>,
+    },
+    Found {
+        meeting: Option<Box<RunningMeeting>>,
+    },
+    Recordings {
+        server: ServerId,
+        recordings: Vec<RecordingView>,
+    },
+    RecordingsChanged {
+        server: ServerId,
+        action: String,
+        records: Vec<RecordId>,
+    },
+    /// A plain confirmation, e.g. "meeting lecture disabled".
+    Done {
+        message: String,
+    },
+}
+
+/// Why an operation failed, in words a user can act on. Internal details stay in the logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum OpError {
+    #[error("{capability} is not available yet in this version of schedulight ({op} needs it)")]
+    NotAvailableYet { op: String, capability: String },
+    #[error("you may not {op}: it needs the '{scope}' permission")]
+    Forbidden { op: String, scope: String },
+    #[error("no {what} named '{id}'{hint}")]
+    NotFound {
+        what: String,
+        id: String,
+        hint: String,
+    },
+    #[error("{what} '{id}' already exists; use update to change it")]
+    AlreadyExists { what: String, id: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("BBB server '{server}': {message}")]
+    Bbb { server: String, message: String },
+    #[error("internal error ({reference}); the details are in the schedulight log")]
+    Internal { reference: String },
+}
+
+impl OpError {
+    pub fn not_found(what: &str, id: impl ToString) -> Self {
+        Self::NotFound {
+            what: what.into(),
+            id: id.to_string(),
+            hint: String::new(),
+        }
+    }
+
+    pub fn not_found_hint(what: &str, id: impl ToString, hint: impl Into<String>) -> Self {
+        Self::NotFound {
+            what: what.into(),
+            id: id.to_string(),
+            hint: hint.into(),
+        }
+    }
+}

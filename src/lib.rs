@@ -1,0 +1,7 @@
+//! schedulight: schedules and runs BigBlueButton meetings and Greenlight rooms.
+
+pub mod bbb;
+pub mod config;
+pub mod domain;
+pub mod store;
+pub mod testkit;

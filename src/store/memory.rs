@@ -1,0 +1,3 @@
+//! In-memory store for unit tests (to be implemented).
+
+pub struct MemoryStore;

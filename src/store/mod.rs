@@ -1,0 +1,251 @@
+//! Our own state: servers, meetings (definition + state), step history, jobs, mail outbox, audit
+//! log, API tokens. One trait, two backends (SQLite default, PostgreSQL for shared deployments),
+//! and an in-memory fake for fast unit tests.
+
+pub mod memory;
+pub mod sql;
+
+use crate::domain::operation::MailFilter;
+use crate::domain::{
+    MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
+};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryStore;
+pub use sql::SqlStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} '{id}' already exists")]
+    Conflict { what: &'static str, id: String },
+    #[error("cannot open the store at {location}: {reason}")]
+    Open { location: String, reason: String },
+    #[error("store migration failed: {0}")]
+    Migration(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is unreadable ({what}): {reason}")]
+    Corrupt { what: String, reason: String },
+}
+
+/// A meeting as stored: its definition and where the scheduler is with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMeeting {
+    pub spec: MeetingSpec,
+    pub phase: MeetingPhase,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Work for the scheduler. `unique_key` makes enqueueing idempotent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub kind: String,
+    pub meeting_id: Option<MeetingId>,
+    pub due_at: Timestamp,
+    pub payload: serde_json::Value,
+    pub unique_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub meeting_id: Option<MeetingId>,
+    pub due_at: Timestamp,
+    pub payload: serde_json::Value,
+    pub unique_key: String,
+    pub state: JobState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// A mail waiting in (or gone through) the outbox. `unique_key` makes enqueueing idempotent and
+/// gives a stable Message-ID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMail {
+    pub unique_key: String,
+    pub meeting_id: Option<MeetingId>,
+    pub server_id: Option<ServerId>,
+    pub from_addr: String,
+    pub to_addr: String,
+    pub subject: String,
+    pub body: String,
+    /// `text/html` or `text/plain`.
+    pub content_type: String,
+    pub not_before: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailState {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMail {
+    pub id: i64,
+    pub mail: NewMail,
+    pub state: MailState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub actor: String,
+    pub operation: String,
+    /// What it acted on, e.g. a meeting or server id.
+    pub target: Option<String>,
+    /// `ok` or the error kind.
+    pub result: String,
+    /// A short, secret-free description.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    /// Only a hash of the token is stored (sha256 hex).
+    pub token_hash: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked: bool,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // --- servers
+    /// Insert or replace; returns true when it was new.
+    async fn upsert_server(&self, server: &ServerSpec, now: Timestamp) -> Result<bool, StoreError>;
+    async fn get_server(&self, id: &ServerId) -> Result<Option<ServerSpec>, StoreError>;
+    /// Ordered by id.
+    async fn list_servers(&self) -> Result<Vec<ServerSpec>, StoreError>;
+    async fn delete_server(&self, id: &ServerId) -> Result<bool, StoreError>;
+
+    // --- meetings
+    /// `Conflict` when the id exists.
+    async fn insert_meeting(
+        &self,
+        spec: &MeetingSpec,
+        phase: MeetingPhase,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Replace the definition; false when there is no such meeting.
+    async fn update_meeting_spec(
+        &self,
+        spec: &MeetingSpec,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    async fn get_meeting(&self, id: &MeetingId) -> Result<Option<StoredMeeting>, StoreError>;
+    /// Ordered by id.
+    async fn list_meetings(&self) -> Result<Vec<StoredMeeting>, StoreError>;
+    async fn set_meeting_phase(
+        &self,
+        id: &MeetingId,
+        phase: MeetingPhase,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Deletes the meeting with its steps and pending jobs.
+    async fn delete_meeting(&self, id: &MeetingId) -> Result<bool, StoreError>;
+
+    // --- step history
+    /// Append unless the latest record of that step has the same code (seed semantics);
+    /// returns whether it was appended.
+    async fn record_step(
+        &self,
+        meeting: &MeetingId,
+        record: &StepRecord,
+    ) -> Result<bool, StoreError>;
+    /// Whole history, oldest first.
+    async fn step_history(&self, meeting: &MeetingId) -> Result<Vec<StepRecord>, StoreError>;
+    /// Latest record per step, ordered by step name.
+    async fn latest_steps(&self, meeting: &MeetingId) -> Result<Vec<StepRecord>, StoreError>;
+    /// Forget one step or all; returns how many records went.
+    async fn clear_steps(&self, meeting: &MeetingId, step: Option<&str>)
+    -> Result<u64, StoreError>;
+
+    // --- jobs
+    /// Idempotent on `unique_key`: an existing job's id is returned and nothing changes.
+    async fn enqueue_job(&self, job: &NewJob) -> Result<i64, StoreError>;
+    /// Pending jobs due at `now`, oldest first, marked running with a lease until `lease_until`;
+    /// running jobs whose lease expired are claimable again (crash recovery).
+    async fn claim_due_jobs(
+        &self,
+        now: Timestamp,
+        worker: &str,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError>;
+    async fn complete_job(&self, id: i64, now: Timestamp) -> Result<(), StoreError>;
+    /// Record a failure: back to pending at `retry_at`, or failed for good when None.
+    async fn fail_job(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+    /// Cancel pending jobs of a meeting; returns how many.
+    async fn cancel_jobs(&self, meeting: &MeetingId) -> Result<u64, StoreError>;
+    async fn list_jobs(&self, meeting: Option<&MeetingId>) -> Result<Vec<Job>, StoreError>;
+    /// Earliest due time of a pending job.
+    async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    // --- mail outbox
+    /// Idempotent on `unique_key`.
+    async fn enqueue_mail(&self, mail: &NewMail, now: Timestamp) -> Result<i64, StoreError>;
+    async fn list_mail(&self, filter: MailFilter) -> Result<Vec<OutboxMail>, StoreError>;
+    /// Pending mails whose `not_before` has come, marked sending.
+    async fn claim_mail(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMail>, StoreError>;
+    async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError>;
+    /// Back to pending at `retry_at`, or failed for good when None.
+    async fn mark_mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+    async fn delete_mail(&self, id: i64) -> Result<bool, StoreError>;
+
+    // --- audit
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    // --- API tokens
+    async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        scopes: &[Scope],
+        now: Timestamp,
+    ) -> Result<i64, StoreError>;
+    /// A non-revoked token by hash; updates `last_used_at`.
+    async fn use_token(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApiToken>, StoreError>;
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,3 @@
+//! SQLite and PostgreSQL store (to be implemented).
+
+pub struct SqlStore;

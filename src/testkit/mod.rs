@@ -1,0 +1,1 @@
+//! Helpers for tests, benchmarks and the demo: throwaway PostgreSQL (to be implemented).
