@@ -1,7 +1,9 @@
 //! schedulight: schedules and runs BigBlueButton meetings and Greenlight rooms.
 
 pub mod bbb;
+pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod service;
 pub mod store;
 pub mod testkit;

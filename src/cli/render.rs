@@ -1,0 +1,199 @@
+//! Terminal rendering of outcomes and errors.
+
+use crate::domain::{MeetingView, OpError, Outcome, RunningMeeting, ServerMeetings};
+use std::fmt::Write;
+
+/// What to show besides the essentials.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderOptions {
+    /// Print join links (they are credentials: off unless asked for).
+    pub links: bool,
+}
+
+pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
+    let mut out = String::new();
+    match o {
+        Outcome::Servers { servers } if servers.is_empty() => {
+            out.push_str("no servers configured; add one to bot-config.yml under 'servers:'\n");
+        }
+        Outcome::Servers { servers } => {
+            let rows = servers
+                .iter()
+                .map(|s| vec![s.id.to_string(), s.url.clone(), s.checksum.to_string(), format!("{} ms", s.timeout_ms)])
+                .collect();
+            out.push_str(&table(&["SERVER", "BBB_URL", "CHECKSUM", "TIMEOUT"], rows));
+        }
+        Outcome::Server { server, created } => {
+            let verb = if *created { "added" } else { "updated" };
+            let _ = writeln!(out, "server '{}' {verb} ({})", server.id, server.url);
+        }
+        Outcome::Meetings { meetings } if meetings.is_empty() => out.push_str("no meetings scheduled\n"),
+        Outcome::Meetings { meetings } => {
+            let rows = meetings.iter().map(meeting_row).collect();
+            out.push_str(&table(&["MEETING", "NAME", "SERVER", "STARTS", "STATE"], rows));
+        }
+        Outcome::Meeting { meeting, created } => {
+            if *created {
+                let _ = writeln!(out, "meeting '{}' scheduled", meeting.spec.id);
+            }
+            out.push_str(&meeting_detail(meeting));
+        }
+        Outcome::Started { id, server, bbb_meeting_id, already_running, links } => {
+            let how = if *already_running { "was already running" } else { "started" };
+            let _ = writeln!(out, "meeting '{id}' {how} on server '{server}' (BBB meetingID {bbb_meeting_id})");
+            let _ = writeln!(out, "  moderator link: {}", links.moderator);
+            let _ = writeln!(out, "  viewer link:    {}", links.viewer);
+            if let Some(room) = &links.room {
+                let _ = writeln!(out, "  room page:      {room}");
+            }
+        }
+        Outcome::Ended { id, was_running } => {
+            let what = if *was_running { "ended" } else { "was not running on BBB" };
+            let _ = writeln!(out, "meeting '{id}' {what}");
+        }
+        Outcome::Running { servers } => out.push_str(&running(servers, opts)),
+        Outcome::Found { meeting: None } => out.push_str("no running meeting has that name\n"),
+        Outcome::Found { meeting: Some(m) } => out.push_str(&running_meeting(m, opts)),
+        Outcome::Recordings { server, recordings } if recordings.is_empty() => {
+            let _ = writeln!(out, "no recordings on server '{server}'");
+        }
+        Outcome::Recordings { recordings, .. } => {
+            let rows = recordings
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.record_id.to_string(),
+                        r.name.clone(),
+                        r.state.clone(),
+                        r.start_time.strftime("%Y-%m-%d %H:%M").to_string(),
+                        r.playback.first().map(|p| p.1.clone()).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(&["RECORDING", "NAME", "STATE", "STARTED (UTC)", "PLAYBACK"], rows));
+        }
+        Outcome::RecordingsChanged { server, action, records } => {
+            let _ = writeln!(out, "{} recording(s) {action} on server '{server}'", records.len());
+        }
+        Outcome::Done { message } => {
+            out.push_str(message);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub fn error(e: &OpError) -> String {
+    format!("error: {e}\n")
+}
+
+fn meeting_row(m: &MeetingView) -> Vec<String> {
+    vec![
+        m.spec.id.to_string(),
+        m.spec.name.clone(),
+        m.spec.server.to_string(),
+        m.spec.start.map(|s| crate::domain::meeting::seed_datetime::format(&s)).unwrap_or_else(|| "-".into()),
+        m.phase.as_str().to_string(),
+    ]
+}
+
+fn meeting_detail(m: &MeetingView) -> String {
+    let mut out = String::new();
+    let s = &m.spec;
+    let _ = writeln!(out, "{} ({}) on server '{}': {}", s.name, s.id, s.server, m.phase.as_str());
+    if let Some(start) = s.start {
+        let zone = s.time_zone.as_deref().unwrap_or("default zone");
+        let _ = writeln!(out, "  starts {} ({zone})", crate::domain::meeting::seed_datetime::format(&start));
+    }
+    for step in &m.steps {
+        let _ = writeln!(
+            out,
+            "  {} {:<24} {} {}",
+            step.at.strftime("%Y-%m-%d %H:%M:%S"),
+            step.step,
+            step.code,
+            step.message
+        );
+    }
+    out
+}
+
+fn running(servers: &[ServerMeetings], opts: RenderOptions) -> String {
+    let mut out = String::new();
+    for s in servers {
+        match (&s.meetings, &s.error) {
+            (Some(list), _) if list.is_empty() => {
+                let _ = writeln!(out, "== {}: no meetings running ({} ms)", s.server, s.elapsed_ms);
+            }
+            (Some(list), _) => {
+                let _ = writeln!(out, "== {}: {} meeting(s) ({} ms)", s.server, list.len(), s.elapsed_ms);
+                for m in list {
+                    out.push_str(&running_meeting(m, opts));
+                }
+            }
+            (None, err) => {
+                let why = err.as_deref().unwrap_or("no answer");
+                let _ = writeln!(out, "== {}: NOT ANSWERING — {why} ({} ms)", s.server, s.elapsed_ms);
+            }
+        }
+    }
+    out
+}
+
+fn running_meeting(m: &RunningMeeting, opts: RenderOptions) -> String {
+    let mut out = String::new();
+    let state = if m.running { "running" } else { "created, nobody in yet" };
+    let rec = if m.recording { ", recording" } else { "" };
+    let _ = writeln!(
+        out,
+        "{}\n  ID: {}\n  {state}{rec}; {} participant(s), {} moderator(s); created {}",
+        m.name,
+        m.meeting_id,
+        m.participants,
+        m.moderators,
+        m.create_time.strftime("%Y-%m-%d %H:%M UTC")
+    );
+    if opts.links {
+        if let Some(links) = &m.links {
+            let _ = writeln!(out, "  JOIN_MODERATOR_URL: {}\n  JOIN_ATTENDEE_URL:  {}", links.moderator, links.viewer);
+        }
+    }
+    out
+}
+
+/// A plain left-aligned table.
+pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                let _ = write!(l, "{cell:<w$}  ", w = *w);
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns() {
+        let t = table(&["A", "BB"], vec![vec!["long".into(), "x".into()]]);
+        assert_eq!(t, "A     BB\nlong  x\n");
+    }
+}

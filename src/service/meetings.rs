@@ -1,0 +1,289 @@
+//! Scheduled-meeting operations.
+
+use super::params::{create_params, join_links};
+use super::{Service, bbb_error, internal};
+use crate::bbb::BbbError;
+use crate::domain::{
+    MeetingId, MeetingPhase, MeetingSpec, MeetingView, OpError, Outcome, StepRecord,
+};
+use crate::store::StoredMeeting;
+use jiff::{SignedDuration, Timestamp};
+
+/// How far in the past a new start may lie (clock skew, typing time) before it is refused.
+const PAST_TOLERANCE: SignedDuration = SignedDuration::from_mins(5);
+
+impl Service {
+    pub(super) async fn schedule_meeting(&self, spec: &MeetingSpec) -> Result<Outcome, OpError> {
+        self.check_meeting(spec).await?;
+        let now = self.clock.now();
+        self.store
+            .insert_meeting(spec, MeetingPhase::New, now)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict { .. } => OpError::AlreadyExists {
+                    what: "meeting".into(),
+                    id: spec.id.to_string(),
+                },
+                other => internal(other),
+            })?;
+        self.step(&spec.id, "status", 200, "new").await?;
+        let view = self.view(&spec.id).await?;
+        Ok(Outcome::Meeting {
+            meeting: Box::new(view),
+            created: true,
+        })
+    }
+
+    pub(super) async fn update_meeting(&self, spec: &MeetingSpec) -> Result<Outcome, OpError> {
+        self.meeting(&spec.id).await?;
+        self.check_meeting(spec).await?;
+        self.store
+            .update_meeting_spec(spec, self.clock.now())
+            .await
+            .map_err(internal)?;
+        let view = self.view(&spec.id).await?;
+        Ok(Outcome::Meeting {
+            meeting: Box::new(view),
+            created: false,
+        })
+    }
+
+    pub(super) async fn cancel_meeting(&self, id: &MeetingId) -> Result<Outcome, OpError> {
+        let m = self.meeting(id).await?;
+        self.store.cancel_jobs(id).await.map_err(internal)?;
+        self.set_phase(id, MeetingPhase::Cancelled).await?;
+        let note = if m.phase == MeetingPhase::Started {
+            "; it was started on BBB — use 'end' to close it there"
+        } else {
+            ""
+        };
+        Ok(Outcome::Done {
+            message: format!("meeting '{id}' cancelled{note}"),
+        })
+    }
+
+    pub(super) async fn disable_meeting(&self, id: &MeetingId) -> Result<Outcome, OpError> {
+        self.meeting(id).await?;
+        self.set_phase(id, MeetingPhase::Disabled).await?;
+        self.step(id, "status", 900, "disabled").await?;
+        Ok(Outcome::Done {
+            message: format!("meeting '{id}' disabled; nothing runs until it is enabled"),
+        })
+    }
+
+    pub(super) async fn enable_meeting(&self, id: &MeetingId) -> Result<Outcome, OpError> {
+        let m = self.meeting(id).await?;
+        if m.phase != MeetingPhase::Disabled {
+            return Err(OpError::Invalid(format!(
+                "meeting '{id}' is not disabled (it is {})",
+                m.phase.as_str()
+            )));
+        }
+        self.set_phase(id, MeetingPhase::New).await?;
+        self.step(id, "status", 200, "enabled").await?;
+        Ok(Outcome::Done {
+            message: format!("meeting '{id}' enabled"),
+        })
+    }
+
+    pub(super) async fn meeting_status(&self, id: &MeetingId) -> Result<Outcome, OpError> {
+        let view = self.view(id).await?;
+        Ok(Outcome::Meeting {
+            meeting: Box::new(view),
+            created: false,
+        })
+    }
+
+    pub(super) async fn reset_meeting(
+        &self,
+        id: &MeetingId,
+        step: Option<&str>,
+    ) -> Result<Outcome, OpError> {
+        self.meeting(id).await?;
+        let n = self.store.clear_steps(id, step).await.map_err(internal)?;
+        if step.is_none() {
+            self.set_phase(id, MeetingPhase::New).await?;
+            self.step(id, "status", 200, "reset").await?;
+        }
+        let what = step
+            .map(|s| format!("step '{s}'"))
+            .unwrap_or_else(|| "all steps".into());
+        Ok(Outcome::Done {
+            message: format!("meeting '{id}': {what} reset ({n} records cleared)"),
+        })
+    }
+
+    pub(super) async fn list_meetings(&self) -> Result<Outcome, OpError> {
+        let stored = self.store.list_meetings().await.map_err(internal)?;
+        let meetings = stored
+            .into_iter()
+            .map(|m| self.view_of(m, Vec::new()))
+            .collect();
+        Ok(Outcome::Meetings { meetings })
+    }
+
+    pub(super) async fn start_meeting_now(&self, id: &MeetingId) -> Result<Outcome, OpError> {
+        let m = self.meeting(id).await?;
+        if matches!(m.phase, MeetingPhase::Disabled | MeetingPhase::Cancelled) {
+            return Err(OpError::Invalid(format!(
+                "meeting '{id}' is {}; enable or schedule it again first",
+                m.phase.as_str()
+            )));
+        }
+        let server = self.server(&m.spec.server).await?;
+        let bbb = self.connect(&server);
+        let created = match bbb.create(&create_params(&m.spec)).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.step(
+                    id,
+                    "status",
+                    400,
+                    &format!("meeting could not be started: {e}"),
+                )
+                .await?;
+                return Err(bbb_error(&server.id, e));
+            }
+        };
+        let (code, msg) = if created.has_user_joined {
+            (220, "meeting started, users joined")
+        } else {
+            (210, "meeting started, no users joined yet")
+        };
+        self.step(id, "status", code, msg).await?;
+        self.set_phase(id, MeetingPhase::Started).await?;
+        Ok(Outcome::Started {
+            id: id.clone(),
+            server: server.id.clone(),
+            bbb_meeting_id: m.spec.effective_bbb_id(),
+            already_running: created.duplicate,
+            links: join_links(bbb.as_ref(), &m.spec, &server, &created),
+        })
+    }
+
+    pub(super) async fn end_meeting(&self, id: &MeetingId) -> Result<Outcome, OpError> {
+        let m = self.meeting(id).await?;
+        let server = self.server(&m.spec.server).await?;
+        let was_running = match self.connect(&server).end(&m.spec.effective_bbb_id()).await {
+            Ok(()) => true,
+            Err(BbbError::NotFound { .. }) => false,
+            Err(e) => {
+                self.step(
+                    id,
+                    "endMeeting",
+                    420,
+                    &format!("could not close meeting: {e}"),
+                )
+                .await?;
+                return Err(bbb_error(&server.id, e));
+            }
+        };
+        let msg = if was_running {
+            "closed meeting"
+        } else {
+            "meeting was not running"
+        };
+        self.step(id, "endMeeting", 220, msg).await?;
+        self.set_phase(id, MeetingPhase::Ended).await?;
+        Ok(Outcome::Ended {
+            id: id.clone(),
+            was_running,
+        })
+    }
+
+    /// Checks that do not depend on the stored state: server, zone, start time.
+    async fn check_meeting(&self, spec: &MeetingSpec) -> Result<(), OpError> {
+        self.server(&spec.server).await?;
+        let zone = self.zone_of(spec)?;
+        if let Some(start) = spec.start {
+            let at = start
+                .to_zoned(zone.clone())
+                .map_err(|e| OpError::Invalid(format!("startDate: {e}")))?;
+            if at.timestamp() < self.clock.now() - PAST_TOLERANCE {
+                return Err(OpError::Invalid(format!(
+                    "startDate {} ({}) is in the past; give a future date and time as YYYY-MM-DD HH:MM",
+                    crate::domain::meeting::seed_datetime::format(&start),
+                    zone.iana_name().unwrap_or("local time"),
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn zone_of(&self, spec: &MeetingSpec) -> Result<jiff::tz::TimeZone, OpError> {
+        match &spec.time_zone {
+            None => Ok(self.settings.default_time_zone.clone()),
+            Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
+                OpError::Invalid(format!(
+                    "timeZone {name:?} is not a known time zone; use an IANA name such as Europe/Vienna"
+                ))
+            }),
+        }
+    }
+
+    pub(super) async fn meeting(&self, id: &MeetingId) -> Result<StoredMeeting, OpError> {
+        self.store
+            .get_meeting(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                OpError::not_found_hint(
+                    "meeting",
+                    id,
+                    "; list them with 'schedulight meetings list'",
+                )
+            })
+    }
+
+    async fn view(&self, id: &MeetingId) -> Result<MeetingView, OpError> {
+        let m = self.meeting(id).await?;
+        let mut steps = self.store.latest_steps(id).await.map_err(internal)?;
+        steps.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.step.cmp(&b.step)));
+        Ok(self.view_of(m, steps))
+    }
+
+    fn view_of(&self, m: StoredMeeting, steps: Vec<StepRecord>) -> MeetingView {
+        let starts_at = m.spec.start.and_then(|start| {
+            let zone = self.zone_of(&m.spec).ok()?;
+            start.to_zoned(zone).ok().map(|z| z.timestamp())
+        });
+        MeetingView {
+            spec: m.spec,
+            phase: m.phase,
+            starts_at,
+            steps,
+        }
+    }
+
+    async fn set_phase(&self, id: &MeetingId, phase: MeetingPhase) -> Result<(), OpError> {
+        self.store
+            .set_meeting_phase(id, phase, self.clock.now())
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    pub(super) async fn step(
+        &self,
+        id: &MeetingId,
+        step: &str,
+        code: u16,
+        message: &str,
+    ) -> Result<(), OpError> {
+        let record = StepRecord {
+            step: step.into(),
+            code,
+            message: message.into(),
+            at: self.now(),
+        };
+        self.store
+            .record_step(id, &record)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,260 @@
+//! The one place that executes operations: `Service::execute(actor, op)` checks the actor's
+//! permission, runs the operation against the adapters, and writes the audit log.
+
+mod live;
+mod meetings;
+mod params;
+mod servers;
+
+use crate::bbb::{Bbb, BbbConnector, BbbError};
+use crate::clock::Clock;
+use crate::domain::{Actor, OpError, Operation, Outcome, ServerId, ServerSpec};
+use crate::store::{AuditEntry, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use params::create_params;
+
+/// Settings the service needs from the app config.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Zone for meeting start times that name none.
+    pub default_time_zone: jiff::tz::TimeZone,
+    /// Extra time allowed for a fan-out over all servers beyond each server's own timeout.
+    pub fan_out_grace: Duration,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            default_time_zone: jiff::tz::TimeZone::system(),
+            fan_out_grace: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Executes operations. Cheap to clone; every front end holds one.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    bbb: Arc<dyn BbbConnector>,
+    clock: Arc<dyn Clock>,
+    settings: ServiceSettings,
+}
+
+impl Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        bbb: Arc<dyn BbbConnector>,
+        clock: Arc<dyn Clock>,
+        settings: ServiceSettings,
+    ) -> Self {
+        Self {
+            store,
+            bbb,
+            clock,
+            settings,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Run one operation on behalf of `actor`.
+    pub async fn execute(&self, actor: &Actor, op: Operation) -> Result<Outcome, OpError> {
+        let scope = op.scope();
+        if !actor.may(scope) {
+            let err = OpError::Forbidden {
+                op: op.name().replace('_', " "),
+                scope: serde_json::to_value(scope)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            };
+            self.audit(actor, &op, Err(&err)).await;
+            return Err(err);
+        }
+        let result = self.dispatch(actor, &op).await;
+        if is_change(&op) || result.is_err() {
+            self.audit(actor, &op, result.as_ref().map(|_| ())).await;
+        }
+        result
+    }
+
+    async fn dispatch(&self, actor: &Actor, op: &Operation) -> Result<Outcome, OpError> {
+        use Operation::*;
+        match op {
+            AddServer { server } => self.add_server(server).await,
+            UpdateServer { server } => self.update_server(server).await,
+            RemoveServer { id } => self.remove_server(id).await,
+            ListServers => self.list_servers().await,
+            ScheduleMeeting { meeting } => self.schedule_meeting(meeting).await,
+            UpdateMeeting { meeting } => self.update_meeting(meeting).await,
+            CancelMeeting { id } => self.cancel_meeting(id).await,
+            DisableMeeting { id } => self.disable_meeting(id).await,
+            EnableMeeting { id } => self.enable_meeting(id).await,
+            MeetingStatus { id } => self.meeting_status(id).await,
+            ResetMeeting { id, step } => self.reset_meeting(id, step.as_deref()).await,
+            ListMeetings => self.list_meetings().await,
+            StartMeetingNow { id } => self.start_meeting_now(id).await,
+            EndMeeting { id } => self.end_meeting(id).await,
+            ShowRunningMeetings { server } => self.running_meetings(actor, server.as_ref()).await,
+            FindMeeting { title, server } => self.find_meeting(actor, title, server.as_ref()).await,
+            ListRecordings { server, scope } => self.list_recordings(server, scope.as_ref()).await,
+            PublishRecordings { server, records } => {
+                self.publish_recordings(server, records, true).await
+            }
+            UnpublishRecordings { server, records } => {
+                self.publish_recordings(server, records, false).await
+            }
+            DeleteRecordings { server, records } => self.delete_recordings(server, records).await,
+            ListMail { filter } => self.list_mail(*filter).await,
+            DeleteMail { id } => self.delete_mail(*id).await,
+            CreateUser(_)
+            | DeleteUser { .. }
+            | CreateRoom(_)
+            | DeleteRoom { .. }
+            | RenameRoom { .. }
+            | ShareRoom(_)
+            | UnshareRoom(_)
+            | RoomLinks { .. } => Err(not_available(op, "Greenlight room and user management")),
+        }
+    }
+
+    async fn server(&self, id: &ServerId) -> Result<ServerSpec, OpError> {
+        self.store
+            .get_server(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                OpError::not_found_hint(
+                    "server",
+                    id,
+                    "; list them with 'schedulight servers list' or add it first",
+                )
+            })
+    }
+
+    fn connect(&self, server: &ServerSpec) -> Arc<dyn Bbb> {
+        self.bbb.connect(server)
+    }
+
+    async fn audit(&self, actor: &Actor, op: &Operation, result: Result<(), &OpError>) {
+        let entry = AuditEntry {
+            at: self.clock.now(),
+            actor: actor.name.clone(),
+            operation: op.name().to_string(),
+            target: target_of(op),
+            result: match result {
+                Ok(()) => "ok".into(),
+                Err(e) => error_kind(e).into(),
+            },
+            detail: result.err().map(|e| e.to_string()),
+        };
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %e, op = op.name(), "could not write the audit log");
+        }
+    }
+
+    async fn list_mail(
+        &self,
+        filter: crate::domain::operation::MailFilter,
+    ) -> Result<Outcome, OpError> {
+        let mails = self.store.list_mail(filter).await.map_err(internal)?;
+        let lines = mails
+            .iter()
+            .map(|m| {
+                format!(
+                    "#{} {:?} to {} — {} (attempts {})",
+                    m.id, m.state, m.mail.to_addr, m.mail.subject, m.attempts
+                )
+            })
+            .collect::<Vec<_>>();
+        let message = if lines.is_empty() {
+            "the mail outbox has no such mails".to_string()
+        } else {
+            lines.join("\n")
+        };
+        Ok(Outcome::Done { message })
+    }
+
+    async fn delete_mail(&self, id: i64) -> Result<Outcome, OpError> {
+        if self.store.delete_mail(id).await.map_err(internal)? {
+            Ok(Outcome::Done {
+                message: format!("mail #{id} deleted from the outbox"),
+            })
+        } else {
+            Err(OpError::not_found("mail", format!("#{id}")))
+        }
+    }
+}
+
+fn not_available(op: &Operation, capability: &str) -> OpError {
+    OpError::NotAvailableYet {
+        op: op.name().replace('_', " "),
+        capability: capability.into(),
+    }
+}
+
+/// Operations that change something get an audit entry even when they succeed.
+fn is_change(op: &Operation) -> bool {
+    use crate::domain::Scope::*;
+    matches!(
+        op.scope(),
+        ServersWrite | MeetingsWrite | GreenlightWrite | RecordingsWrite | MailWrite
+    )
+}
+
+fn target_of(op: &Operation) -> Option<String> {
+    let v = serde_json::to_value(op).ok()?;
+    let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    pick("id")
+        .or_else(|| {
+            v.get("meeting")
+                .and_then(|m| m.get("id"))
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+        })
+        .or_else(|| {
+            v.get("server")
+                .and_then(|s| s.get("id"))
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+        })
+        .or_else(|| pick("room"))
+        .or_else(|| pick("email"))
+        .or_else(|| pick("server"))
+}
+
+fn error_kind(e: &OpError) -> &'static str {
+    match e {
+        OpError::NotAvailableYet { .. } => "not_available_yet",
+        OpError::Forbidden { .. } => "forbidden",
+        OpError::NotFound { .. } => "not_found",
+        OpError::AlreadyExists { .. } => "already_exists",
+        OpError::Invalid(_) => "invalid",
+        OpError::Bbb { .. } => "bbb",
+        OpError::Internal { .. } => "internal",
+    }
+}
+
+/// Store trouble is logged in full and shown to users only as a reference.
+pub(crate) fn internal(e: StoreError) -> OpError {
+    let reference = format!("E{:08x}", rand::random::<u32>());
+    tracing::error!(%reference, error = %e, "store error");
+    OpError::Internal { reference }
+}
+
+pub(crate) fn bbb_error(server: &ServerId, e: BbbError) -> OpError {
+    let hint = match &e {
+        BbbError::Unreachable(_) | BbbError::Timeout(_) | BbbError::Http(_) => {
+            "; check BBB_URL and that the server is up, then try again"
+        }
+        _ => "",
+    };
+    OpError::Bbb {
+        server: server.to_string(),
+        message: format!("{e}{hint}"),
+    }
+}
