@@ -1,0 +1,1153 @@
+//! Configuration: bot-config.yml, the seed format, env overrides, secret files, errors.
+
+use proptest::prelude::*;
+use schedulight::config::*;
+use schedulight::domain::meeting::GuestPolicy;
+use schedulight::domain::operation::{CreateRoom, CreateUser, ShareRoom, UserRole};
+use schedulight::domain::{ChecksumAlgorithm, Email, MeetingSpec, Operation, ServerSpec};
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn env(pairs: &[(&str, &str)]) -> EnvVars {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn email(s: &str) -> Email {
+    s.parse().unwrap()
+}
+
+/// (line, column, path) of every error, in order.
+fn positions(errors: &ConfigErrors) -> Vec<(u64, u64, String)> {
+    errors
+        .iter()
+        .map(|e| (e.line, e.column, e.path.clone()))
+        .collect()
+}
+
+fn find<'a>(errors: &'a ConfigErrors, path: &str) -> &'a ConfigError {
+    errors
+        .iter()
+        .find(|e| e.path == path)
+        .unwrap_or_else(|| panic!("no error for {path} in:\n{errors}"))
+}
+
+fn valid_seed() -> SeedFile {
+    load_seed_file(&fixture("seed-valid.yml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn meeting<'a>(seed: &'a SeedFile, key: &str) -> &'a MeetingSpec {
+    seed.operations()
+        .find_map(|op| match op {
+            Operation::ScheduleMeeting { meeting } if meeting.id.as_str() == key => {
+                Some(&**meeting)
+            }
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn server<'a>(seed: &'a SeedFile, key: &str) -> &'a ServerSpec {
+    seed.operations()
+        .find_map(|op| match op {
+            Operation::AddServer { server } if server.id.as_str() == key => Some(&**server),
+            _ => None,
+        })
+        .unwrap()
+}
+
+// ------------------------------------------------------------------ seed format
+
+#[test]
+fn valid_seed_counts_and_order() {
+    let seed = valid_seed();
+    assert_eq!(
+        seed.counts(),
+        SeedCounts {
+            servers: 2,
+            meetings: 2,
+            commands: 7,
+            operations: 14
+        }
+    );
+    let names: Vec<&str> = seed.operations().map(Operation::name).collect();
+    assert_eq!(
+        names,
+        [
+            "add_server",
+            "add_server",
+            "schedule_meeting",
+            "schedule_meeting",
+            "rename_room",
+            "share_room",
+            "share_room",
+            "unshare_room",
+            "delete_room",
+            "create_room",
+            "create_room",
+            "delete_user",
+            "create_user",
+            "create_user",
+        ]
+    );
+}
+
+#[test]
+fn seed_servers_keep_seed_keys() {
+    let seed = valid_seed();
+    let bbb = server(&seed, "bbb");
+    assert_eq!(
+        bbb.url.as_str(),
+        "https://bbb.uni.example/bigbluebutton/api/"
+    );
+    assert_eq!(bbb.secret.expose(), "8cd8ef52e8e101574e400365b55e11a6");
+    assert_eq!(bbb.send_emails, Some(true), "PyYAML-style yes");
+    assert_eq!(bbb.mail_debug, Some(false));
+    assert_eq!(bbb.mail_from, Some(email("bbb-admin@uni.example")));
+    assert_eq!(bbb.mail_to_name.as_deref(), Some("Debug Inbox"));
+    assert_eq!(bbb.mail_server.as_deref(), Some("smtp.uni.example"));
+    assert_eq!(
+        bbb.mail_password.as_ref().map(|s| s.expose()),
+        Some("smtp-secret")
+    );
+    assert_eq!(bbb.link_base.as_deref(), Some("https://bbb.uni.example/b"));
+
+    let lab = server(&seed, "lab");
+    assert_eq!(
+        lab.secret.expose(),
+        "bbb-shared-secret-from-file",
+        "trimmed"
+    );
+    assert_eq!(lab.checksum, ChecksumAlgorithm::Sha512);
+    assert_eq!(lab.timeout_ms, 2500);
+    assert_eq!(
+        lab.url.as_str(),
+        "https://bbb-lab.uni.example/bigbluebutton/api/"
+    );
+}
+
+#[test]
+fn seed_meeting_keys_map_to_the_spec() {
+    let seed = valid_seed();
+    let m = meeting(&seed, "lecture");
+    assert_eq!(m.server.as_str(), "bbb");
+    assert_eq!(m.name, "Algebra Lecture");
+    assert_eq!(m.bbb_meeting_id.as_ref().unwrap().as_str(), "1e3");
+    assert_eq!(m.room.as_ref().unwrap().as_str(), "alg-ebr-a01");
+    assert_eq!(m.use_home_room, Some(false));
+    let owner = m.owner.as_ref().unwrap();
+    assert_eq!(owner.email, email("prof.alice@uni.example"));
+    assert_eq!(owner.full_name, "Alice Professor");
+    assert_eq!(owner.password.as_ref().unwrap().expose(), "owner-pass");
+    assert_eq!(owner.uid.as_deref(), Some("alice"));
+    assert_eq!(
+        owner.social_uid.as_deref(),
+        Some("CN=alice,OU=USERS,DC=uni,DC=example")
+    );
+    assert_eq!(
+        m.start.unwrap(),
+        jiff::civil::date(2026, 12, 3).at(14, 30, 0, 0)
+    );
+    assert_eq!(m.time_zone.as_deref(), Some("Europe/Vienna"));
+    assert_eq!(
+        (
+            m.reminder_minutes,
+            m.pre_open_minutes,
+            m.pre_start_minutes,
+            m.end_after_minutes
+        ),
+        (Some(5), Some(60), Some(30), Some(50))
+    );
+    assert_eq!(m.access_code.as_deref(), Some("0123"), "not octal 83");
+    assert_eq!(m.mute_on_start, Some(true));
+    assert_eq!(m.record, Some(true));
+    assert_eq!(m.allow_start_stop_recording, Some(true));
+    assert_eq!(m.auto_start_recording, Some(false));
+    assert_eq!(
+        m.fill_placeholders(m.banner_text.as_deref().unwrap()),
+        "This session starts at 2026-12-03 14:30"
+    );
+    assert_eq!(m.duration, Some(60));
+    assert_eq!(m.logout_url.as_deref(), Some("uni.example/goodbye"));
+    assert_eq!(m.max_participants, Some(150));
+    assert_eq!(m.guest_policy, Some(GuestPolicy::AskModerator));
+    let live = m.live_streaming.as_ref().unwrap();
+    assert_eq!(live.streamer_host, "streamer.uni.example");
+    assert_eq!(live.target_url, "rtmp://media.uni.example/stream/key");
+    assert_eq!(live.play_intro.as_deref(), Some("/video/5min.mp4"));
+    let invited = &m.send_invitation_link[&email("student@uni.example")];
+    assert_eq!(invited.full_name.as_deref(), Some("Sam Student"));
+    let moderator = &m.send_moderator_link[&email("tutor@uni.example")];
+    assert_eq!(moderator.send_emails, Some(false));
+    assert_eq!(m.share_with.len(), 2);
+    assert_eq!(
+        m.share_with[&email("other@uni.example")]
+            .full_name
+            .as_deref(),
+        Some("Olga Other")
+    );
+    assert_eq!(
+        m.share_info_template.as_deref(),
+        Some("meetingShareInfoTemplate.j2")
+    );
+    assert_eq!(m.mail_from, Some(email("lectures@uni.example")));
+    assert_eq!(m.mail_to_name.as_deref(), Some("Lecture Debug"));
+    assert_eq!(m.send_emails, Some(true));
+}
+
+#[test]
+fn seed_meeting_id_may_be_omitted_and_owner_name_defaults() {
+    let seed = valid_seed();
+    let m = meeting(&seed, "seminar");
+    assert_eq!(m.id.as_str(), "seminar");
+    assert_eq!(m.server.as_str(), "lab");
+    assert_eq!(m.use_home_room, Some(true));
+    assert_eq!(m.owner.as_ref().unwrap().full_name, "bob");
+}
+
+#[test]
+fn seed_commands_have_the_documented_data_shapes() {
+    let seed = valid_seed();
+    let ops: Vec<&Operation> = seed.operations().skip(4).collect();
+    match ops[0] {
+        Operation::RenameRoom {
+            server,
+            room,
+            new_uid,
+        } => {
+            assert_eq!(server.as_str(), "bbb");
+            assert_eq!(room.as_str(), "old-roo-mid");
+            assert_eq!(new_uid.as_str(), "new-roo-mid");
+        }
+        other => panic!("{other:?}"),
+    }
+    let Operation::ShareRoom(ShareRoom { room, with, .. }) = ops[1] else {
+        panic!("{:?}", ops[1])
+    };
+    assert_eq!(room.as_str(), "alg-ebr-a01");
+    assert_eq!(with.len(), 2);
+    assert_eq!(with[&email("first@uni.example")].full_name, None);
+    assert_eq!(
+        with[&email("second@uni.example")].full_name.as_deref(),
+        Some("Second Person")
+    );
+    let Operation::ShareRoom(ShareRoom { room, with, .. }) = ops[2] else {
+        panic!("{:?}", ops[2])
+    };
+    assert_eq!(room.as_str(), "abc-def-ghi");
+    assert!(with.contains_key(&email("third@uni.example")));
+    assert!(matches!(ops[3], Operation::UnshareRoom(s) if s.with.len() == 1));
+    assert!(matches!(ops[4], Operation::DeleteRoom { room, .. } if room.as_str() == "old-roo-mid"));
+    assert_eq!(
+        ops[5],
+        &Operation::CreateRoom(CreateRoom {
+            server: "bbb".parse().unwrap(),
+            name: "Algebra Tutorial".into(),
+            owner: email("prof.alice@uni.example"),
+            uid: Some("alg-tut-001".parse().unwrap()),
+            access_code: Some("0042".into()),
+        })
+    );
+    assert!(
+        matches!(ops[6], Operation::CreateRoom(c) if c.uid.is_none() && c.access_code.is_none())
+    );
+    assert!(
+        matches!(ops[7], Operation::DeleteUser { email: e, .. } if e.as_str() == "leaver@uni.example")
+    );
+}
+
+#[test]
+fn create_user_fields_go_to_the_right_places() {
+    // The original passed pwd/role/provider positionally into uid/social_uid/password.
+    let seed = valid_seed();
+    let users: Vec<&CreateUser> = seed
+        .operations()
+        .filter_map(|op| match op {
+            Operation::CreateUser(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[0].server.as_str(), "lab");
+    assert_eq!(users[0].email, email("newbie@uni.example"));
+    assert_eq!(users[0].full_name, "New Person");
+    assert_eq!(users[0].password.as_ref().unwrap().expose(), "initial-pass");
+    assert_eq!(users[0].role, UserRole::Admin);
+    assert_eq!(users[0].provider.as_deref(), Some("greenlight"));
+    assert_eq!(users[1].role, UserRole::User);
+    assert_eq!(users[1].password, None);
+    assert_eq!(users[1].provider, None);
+}
+
+#[test]
+fn seed_entries_remember_where_they_were_written() {
+    let seed = valid_seed();
+    let file = fixture("seed-valid.yml").display().to_string();
+    let at = |path: &str| {
+        let e = seed.entries.iter().find(|e| e.path == path).unwrap();
+        (e.source.line, e.source.column)
+    };
+    assert_eq!(at("servers.bbb"), (3, 3));
+    assert_eq!(at("meetings.lecture"), (24, 3));
+    assert_eq!(at("commands.share_cmd.data.abc-def-ghi"), (104, 7));
+    assert_eq!(
+        at("commands.create_user_cmd.data.plain@uni.example"),
+        (146, 7)
+    );
+    let e = &seed.entries[0];
+    assert_eq!(e.section, SeedSection::Servers);
+    assert_eq!(e.key, "bbb");
+    assert_eq!(e.source.to_string(), format!("{file}:3:3"));
+    let cmd = seed.entries.last().unwrap();
+    assert_eq!(cmd.section, SeedSection::Commands);
+    assert_eq!(cmd.key, "create_user_cmd");
+}
+
+#[test]
+fn secrets_do_not_appear_in_debug_output() {
+    let seed = valid_seed();
+    let debug = format!("{seed:?}");
+    for secret in [
+        "8cd8ef52e8e101574e400365b55e11a6",
+        "bbb-shared-secret-from-file",
+        "smtp-secret",
+        "owner-pass",
+        "initial-pass",
+    ] {
+        assert!(!debug.contains(secret), "{secret} leaked");
+    }
+}
+
+#[test]
+fn broken_seed_reports_every_error_with_position_and_key() {
+    let errors = load_seed_file(&fixture("seed-broken.yml")).unwrap_err();
+    let expected: Vec<(u64, u64, String)> = [
+        (3, 14, "servers.bbb.BBB_URL"),
+        (5, 15, "servers.bbb.mailFrom"),
+        (6, 18, "servers.bbb.send_emails"),
+        (11, 5, "meetings.lecture.startdate"),
+        (12, 21, "meetings.lecture.preOpenMinutes"),
+        (15, 7, "meetings.lecture.shareWith.Bob@Uni.Example"),
+        (17, 9, "meetings.exam.id"),
+        (20, 16, "meetings.exam.startDate"),
+        (21, 5, "meetings.exam.meetingName"),
+        (24, 14, "commands.share.command"),
+        (33, 7, "commands.make_user.data.newbie@uni.example"),
+        (34, 9, "commands.make_user.data.newbie@uni.example.fullname"),
+    ]
+    .iter()
+    .map(|(l, c, p)| (*l, *c, p.to_string()))
+    .collect();
+    assert_eq!(positions(&errors), expected, "\n{errors}");
+
+    let file = fixture("seed-broken.yml").display().to_string();
+    let text = errors.to_string();
+    assert!(
+        text.contains(&format!(
+            "{file}:11:5: meetings.lecture.startdate: unknown key `startdate`; did you mean `startDate`?"
+        )),
+        "{text}"
+    );
+    let date = find(&errors, "meetings.exam.startDate");
+    assert!(date.message.contains("2026-13-40 25:00"));
+    assert!(date.hint.as_deref().unwrap().contains("YYYY-MM-DD HH:MM"));
+    let dup = find(&errors, "meetings.exam.meetingName");
+    assert!(dup.message.contains("duplicate key") && dup.message.contains("line 19"));
+    assert!(
+        find(&errors, "commands.share.command")
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("share_room")
+    );
+    assert!(
+        find(&errors, "servers.bbb.mailFrom")
+            .message
+            .contains("not-an-address")
+    );
+    assert!(
+        find(&errors, "servers.bbb.BBB_URL")
+            .message
+            .contains("http or https")
+    );
+    assert!(
+        find(&errors, "meetings.exam.id")
+            .message
+            .contains("final-exam")
+    );
+    assert!(!text.contains("s3cret-value-never-shown"));
+    assert!(
+        errors.iter().all(|e| e.hint.is_some()),
+        "every error says what to do"
+    );
+}
+
+#[test]
+fn syntax_errors_point_at_the_place() {
+    let errors = load_seed_file(&fixture("seed-syntax.yml")).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    let e = &errors.0[0];
+    assert_eq!((e.line, e.column), (4, 18), "{e}");
+    assert!(e.message.contains("YAML syntax error"), "{e}");
+}
+
+#[test]
+fn seed_top_level_typo_and_wrong_shapes() {
+    let text = "meeting:\n  x:\n    server: bbb\nservers: [a, b]\n";
+    let errors = parse_seed_file(text, "s.yml").unwrap_err();
+    assert_eq!(
+        positions(&errors),
+        [
+            (1, 1, "meeting".to_string()),
+            (4, 10, "servers".to_string())
+        ]
+    );
+    assert_eq!(
+        errors.0[0].hint.as_deref(),
+        Some("did you mean `meetings`?")
+    );
+    assert!(errors.0[1].message.contains("found a list"));
+}
+
+#[test]
+fn seed_command_checks() {
+    let text = "\
+commands:
+  c1:
+    command: delete_room
+    data:
+      not a room!: {}
+  c2:
+    command: share_room
+    server: bbb
+    data:
+      abc-def-ghi: {}
+  c3:
+    command: delete_user
+    server: bbb
+    data:
+      bob@uni.example: {fullName: Bob}
+  c4:
+    command: create_user
+    server: bbb
+    data:
+      amy@uni.example:
+        fullName: Amy
+        role: 1
+  c5:
+    command: rename_room
+    server: bbb
+    data: {}
+";
+    let errors = parse_seed_file(text, "c.yml").unwrap_err();
+    let expected: Vec<(u64, u64, String)> = [
+        (2, 3, "commands.c1"),
+        (5, 7, "commands.c1.data.not a room!"),
+        (10, 7, "commands.c2.data.abc-def-ghi"),
+        (15, 24, "commands.c3.data.bob@uni.example"),
+        (22, 15, "commands.c4.data.amy@uni.example.role"),
+        (26, 5, "commands.c5.data"),
+    ]
+    .iter()
+    .map(|(l, c, p)| (*l, *c, p.to_string()))
+    .collect();
+    assert_eq!(positions(&errors), expected, "\n{errors}");
+    assert!(errors.0[0].message.contains("`server` is missing"));
+}
+
+#[test]
+fn seed_meeting_checks() {
+    let text = "\
+meetings:
+  m1:
+    server: bbb
+    meetingName: M
+    useHomeRoom: true
+    logoutURL: 'https://'
+    meetingOwnerInfoTemplate: ../../etc/passwd
+    liveStreaming:
+      streamerHost: 'x; rm -rf /'
+    timeZone: Mars/Olympus
+    accessCode: [1, 2]
+";
+    let errors = parse_seed_file(text, "m.yml").unwrap_err();
+    let paths: Vec<String> = errors.iter().map(|e| e.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "meetings.m1.useHomeRoom",
+            "meetings.m1.logoutURL",
+            "meetings.m1.meetingOwnerInfoTemplate",
+            "meetings.m1.liveStreaming",
+            "meetings.m1.liveStreaming.streamerHost",
+            "meetings.m1.timeZone",
+            "meetings.m1.accessCode",
+        ],
+        "\n{errors}"
+    );
+    assert!(errors.0[3].message.contains("targetUrl"));
+}
+
+#[test]
+fn empty_seed_file_is_valid_and_empty() {
+    let seed = parse_seed_file("# nothing yet\n", "empty.yml").unwrap();
+    assert_eq!(seed.counts(), SeedCounts::default());
+}
+
+#[test]
+fn seed_secret_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s"), "from-file\n").unwrap();
+    std::fs::write(dir.path().join("empty"), "\n").unwrap();
+    let name = dir.path().join("seed.yml").display().to_string();
+    let text = "\
+servers:
+  a:
+    BBB_URL: https://a.example
+    BBB_SECRET_FILE: s
+  b:
+    BBB_URL: https://b.example
+    BBB_SECRET_FILE: missing
+  c:
+    BBB_URL: https://c.example
+    BBB_SECRET: inline
+    BBB_SECRET_FILE: s
+  d:
+    BBB_URL: https://d.example
+    BBB_SECRET_FILE: empty
+  e:
+    BBB_URL: https://e.example
+";
+    let errors = parse_seed_file(text, &name).unwrap_err();
+    assert_eq!(
+        positions(&errors),
+        [
+            (7, 22, "servers.b.BBB_SECRET_FILE".to_string()),
+            (11, 22, "servers.c.BBB_SECRET_FILE".to_string()),
+            (14, 22, "servers.d.BBB_SECRET_FILE".to_string()),
+            (15, 3, "servers.e".to_string()),
+        ],
+        "\n{errors}"
+    );
+    assert!(errors.0[0].message.contains("cannot read secret file"));
+    assert!(errors.0[0].message.contains("missing"));
+    assert!(errors.0[1].message.contains("both"));
+    assert!(errors.0[2].message.contains("empty"));
+    assert!(
+        errors.0[3]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("BBB_SECRET_FILE")
+    );
+    assert!(!errors.to_string().contains("from-file"));
+
+    let ok = "servers:\n  a:\n    BBB_URL: https://a.example\n    BBB_SECRET_FILE: s\n";
+    let seed = parse_seed_file(ok, &name).unwrap();
+    let Operation::AddServer { server } = &seed.entries[0].operation else {
+        panic!()
+    };
+    assert_eq!(server.secret.expose(), "from-file");
+}
+
+#[test]
+fn non_utf8_file_is_reported_with_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.yml");
+    std::fs::write(&p, b"servers:\n  a\xff: 1\n").unwrap();
+    let errors = load_seed_file(&p).unwrap_err();
+    assert_eq!((errors.0[0].line, errors.0[0].column), (2, 4));
+    assert!(errors.0[0].message.contains("UTF-8"));
+    let missing = load_seed_file(&dir.path().join("nope.yml")).unwrap_err();
+    assert!(missing.0[0].message.contains("cannot read"));
+}
+
+// ------------------------------------------------------------------ bot-config.yml
+
+#[test]
+fn repo_bot_config_loads_with_local_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot-config.yml");
+    let c = AppConfig::load_with_env(&path, &EnvVars::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.store.location,
+        StoreLocation::Sqlite(PathBuf::from("schedulight.db"))
+    );
+    assert_eq!(c.api.listen.to_string(), "127.0.0.1:8008");
+    assert!(c.matrix.is_none());
+    assert!(!c.mail.send_emails);
+    assert!(c.servers.is_empty());
+    assert_eq!(c.defaults.pre_open_minutes, 90);
+    assert_eq!(c.defaults.time_zone, system_time_zone());
+    assert_eq!(c.logging, LoggingConfig::default());
+    // The file spells out the defaults: it equals an empty config.
+    assert_eq!(c, AppConfig::from_yaml_str("", "empty.yml").unwrap());
+}
+
+#[test]
+fn full_app_config_with_secret_files() {
+    let c = AppConfig::load_with_env(&fixture("app-full.yml"), &EnvVars::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let StoreLocation::Postgres(pg) = &c.store.location else {
+        panic!("{:?}", c.store.location)
+    };
+    assert!(pg.expose().contains("pg-password-inline"));
+    assert_eq!(c.api.listen.to_string(), "[::1]:9000");
+    let m = c.matrix.as_ref().unwrap();
+    assert_eq!(m.homeserver.as_str(), "https://matrix.uni.example/");
+    assert_eq!(m.user_id, "@schedulight:uni.example");
+    assert_eq!(
+        m.auth,
+        MatrixAuth::Password(schedulight::domain::Secret::new("matrix-pass-from-file"))
+    );
+    assert_eq!(
+        m.allowed_users,
+        ["@alice:uni.example", "@*:staff.uni.example"]
+    );
+    assert_eq!(m.rooms, ["#bbb-admins:uni.example", "!abcdef:uni.example"]);
+    assert_eq!(m.command_prefix, "!sl");
+    assert_eq!(m.device_name, "schedulight-prod");
+    assert!(c.mail.send_emails);
+    assert_eq!(c.mail.tls, TlsMode::Tls);
+    assert_eq!(c.mail.port, 465, "default port follows the TLS mode");
+    assert_eq!(
+        c.mail.password.as_ref().unwrap().expose(),
+        "smtp-pass-from-file",
+        "CRLF trimmed"
+    );
+    assert_eq!(c.mail.from, Some(email("schedulight@uni.example")));
+    assert_eq!(c.defaults.time_zone, "Europe/Vienna");
+    assert_eq!(c.defaults.pre_open_minutes, 30);
+    assert_eq!(c.defaults.reminder_minutes, 10);
+    assert_eq!(c.logging.level, "info,schedulight=debug");
+    assert!(c.logging.json);
+    assert_eq!(c.servers.len(), 2);
+    let bbb = &c.servers[&"bbb".parse().unwrap()];
+    assert_eq!(bbb.secret.expose(), "bbb-shared-secret-from-file");
+
+    let debug = format!("{c:?}");
+    for secret in [
+        "pg-password-inline",
+        "matrix-pass-from-file",
+        "store-passphrase-inline",
+        "smtp-pass-from-file",
+        "bbb-shared-secret-from-file",
+        "lab-secret-inline",
+    ] {
+        assert!(!debug.contains(secret), "{secret} leaked in Debug");
+    }
+    assert!(c.store.location.describe().contains("db.uni.example"));
+    assert!(!c.store.location.describe().contains("pg-password-inline"));
+}
+
+#[test]
+fn broken_app_config_reports_every_error() {
+    let errors = AppConfig::load_with_env(&fixture("app-broken.yml"), &EnvVars::new()).unwrap_err();
+    let expected: Vec<(u64, u64, String)> = [
+        (2, 13, "store.location"),
+        (4, 11, "api.listen"),
+        (5, 1, "matrix"),
+        (6, 15, "matrix.homeserver"),
+        (7, 12, "matrix.user_id"),
+        (10, 18, "matrix.allowed_users"),
+        (11, 1, "mail"),
+        (11, 1, "mail"),
+        (13, 8, "mail.tls"),
+        (14, 3, "mail.prot"),
+        (16, 13, "defaults.timeZone"),
+        (17, 19, "defaults.preOpenMinutes"),
+        (19, 10, "logging.level"),
+        (20, 1, "unknown_section"),
+    ]
+    .iter()
+    .map(|(l, c, p)| (*l, *c, p.to_string()))
+    .collect();
+    assert_eq!(positions(&errors), expected, "\n{errors}");
+    assert_eq!(
+        find(&errors, "mail.prot").hint.as_deref(),
+        Some("did you mean `port`?")
+    );
+    assert!(
+        find(&errors, "unknown_section")
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("store")
+    );
+    assert!(find(&errors, "matrix").message.contains("both"));
+}
+
+#[test]
+fn env_overrides_file_values() {
+    let text = "\
+store:
+  location: schedulight.db
+api:
+  listen: 127.0.0.1:8008
+mail:
+  host: smtp.uni.example
+  user: sl
+  password: from-yaml
+  from: sl@uni.example
+defaults:
+  preOpenMinutes: 90
+";
+    let vars = env(&[
+        (
+            "SCHEDULIGHT_STORE_LOCATION",
+            "postgres://sl:pw@db.example/sl",
+        ),
+        ("SCHEDULIGHT_API_LISTEN", "0.0.0.0:9999"),
+        ("SCHEDULIGHT_MAIL_PASSWORD", "from-env"),
+        ("SCHEDULIGHT_MAIL_SEND_EMAILS", "true"),
+        ("SCHEDULIGHT_MAIL_FROM_NAME", "Scheduler"),
+        ("SCHEDULIGHT_DEFAULTS_PRE_OPEN_MINUTES", "15"),
+        ("SCHEDULIGHT_DEFAULTS_TIME_ZONE", "America/New_York"),
+        ("SCHEDULIGHT_LOGGING_JSON", "yes"),
+        // Not a config section: left to whoever reads it.
+        ("SCHEDULIGHT_CONFIG", "/etc/schedulight/bot-config.yml"),
+        // Empty counts as unset.
+        ("SCHEDULIGHT_MAIL_HOST", ""),
+    ]);
+    let c = AppConfig::from_yaml_str_with_env(text, "bot-config.yml", &vars)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&c.store.location, StoreLocation::Postgres(u) if u.expose() == "postgres://sl:pw@db.example/sl")
+    );
+    assert_eq!(c.api.listen.to_string(), "0.0.0.0:9999");
+    assert_eq!(c.mail.password.as_ref().unwrap().expose(), "from-env");
+    assert!(c.mail.send_emails);
+    assert_eq!(c.mail.from_name.as_deref(), Some("Scheduler"));
+    assert_eq!(c.mail.host.as_deref(), Some("smtp.uni.example"));
+    assert_eq!(c.defaults.pre_open_minutes, 15);
+    assert_eq!(c.defaults.time_zone, "America/New_York");
+    assert!(c.logging.json);
+    // Without env the file values hold.
+    let plain = AppConfig::from_yaml_str(text, "bot-config.yml").unwrap();
+    assert_eq!(plain.mail.password.as_ref().unwrap().expose(), "from-yaml");
+    assert_eq!(plain.api.listen.to_string(), "127.0.0.1:8008");
+}
+
+#[test]
+fn env_can_enable_matrix_without_a_file_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "syt_token\n").unwrap();
+    let vars = env(&[
+        (
+            "SCHEDULIGHT_MATRIX_HOMESERVER",
+            "https://matrix.uni.example",
+        ),
+        ("SCHEDULIGHT_MATRIX_USER_ID", "@bot:uni.example"),
+        (
+            "SCHEDULIGHT_MATRIX_ACCESS_TOKEN_FILE",
+            token.to_str().unwrap(),
+        ),
+        ("SCHEDULIGHT_MATRIX_DEVICE_ID", "ABCDEF"),
+        (
+            "SCHEDULIGHT_MATRIX_ALLOWED_USERS",
+            "@alice:uni.example, @bob:uni.example",
+        ),
+    ]);
+    let c = AppConfig::from_env(&vars).unwrap_or_else(|e| panic!("{e}"));
+    let m = c.matrix.unwrap();
+    assert_eq!(m.allowed_users, ["@alice:uni.example", "@bob:uni.example"]);
+    match m.auth {
+        MatrixAuth::AccessToken { token, device_id } => {
+            assert_eq!(token.expose(), "syt_token");
+            assert_eq!(device_id.as_deref(), Some("ABCDEF"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.command_prefix, DEFAULT_COMMAND_PREFIX);
+}
+
+#[test]
+fn env_secret_file_replaces_yaml_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("smtp");
+    std::fs::write(&secret, "file-secret\n").unwrap();
+    let text = "mail:\n  user: u\n  password_file: /nonexistent/never-read\n";
+    let vars = env(&[("SCHEDULIGHT_MAIL_PASSWORD_FILE", secret.to_str().unwrap())]);
+    let c = AppConfig::from_yaml_str_with_env(text, "bot-config.yml", &vars).unwrap();
+    assert_eq!(c.mail.password.unwrap().expose(), "file-secret");
+    let vars = env(&[("SCHEDULIGHT_MAIL_PASSWORD", "inline")]);
+    let c = AppConfig::from_yaml_str_with_env(text, "bot-config.yml", &vars).unwrap();
+    assert_eq!(c.mail.password.unwrap().expose(), "inline");
+}
+
+#[test]
+fn bad_env_values_name_the_variable() {
+    let vars = env(&[
+        ("SCHEDULIGHT_API_LISTEN", "localhost"),
+        ("SCHEDULIGHT_MAIL_PASWORD", "x"),
+        ("SCHEDULIGHT_MAIL_PASSWORD", "secret-a"),
+        ("SCHEDULIGHT_MAIL_PASSWORD_FILE", "/run/secrets/x"),
+        ("SCHEDULIGHT_DEFAULTS_PRE_OPEN_MINUTES", "-1"),
+    ]);
+    let errors = AppConfig::from_env(&vars).unwrap_err();
+    let vars_named: Vec<(Option<&str>, &str)> = errors
+        .iter()
+        .map(|e| (e.env_var.as_deref(), e.path.as_str()))
+        .collect();
+    assert_eq!(
+        vars_named,
+        [
+            (Some("SCHEDULIGHT_MAIL_PASSWORD"), "mail.password"),
+            (Some("SCHEDULIGHT_MAIL_PASSWORD_FILE"), "mail.password_file"),
+            (Some("SCHEDULIGHT_MAIL_PASWORD"), "mail"),
+            (Some("SCHEDULIGHT_API_LISTEN"), "api.listen"),
+            (
+                Some("SCHEDULIGHT_DEFAULTS_PRE_OPEN_MINUTES"),
+                "defaults.preOpenMinutes"
+            ),
+        ],
+        "\n{errors}"
+    );
+    let typo = find(&errors, "mail");
+    assert_eq!(
+        typo.hint.as_deref(),
+        Some("did you mean SCHEDULIGHT_MAIL_PASSWORD?")
+    );
+    let text = errors.to_string();
+    assert!(text.contains("environment variable SCHEDULIGHT_API_LISTEN: api.listen:"));
+    assert!(!text.contains("secret-a"));
+}
+
+#[test]
+fn mail_and_matrix_requirements() {
+    let text = "mail:\n  user: only-user\nmatrix:\n  homeserver: https://m.example\n";
+    let errors = AppConfig::from_yaml_str(text, "bot-config.yml").unwrap_err();
+    let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("both `user` and `password`"))
+    );
+    assert!(messages.iter().any(|m| m.contains("`user_id` is missing")));
+    assert!(messages.iter().any(|m| m.contains("no login")));
+    assert!(messages.iter().any(|m| m.contains("allowed_users")));
+}
+
+#[test]
+fn pyyaml_isms() {
+    let text = "\
+meetings:
+  m:
+    server: bbb
+    meetingName: yes
+    accessCode: 0123
+    meetingID: 1e999
+    startDate: 2020-06-13 18:15
+    record: on
+    muteOnStart: 'no'
+    duration: '60'
+";
+    let seed = parse_seed_file(text, "p.yml").unwrap_or_else(|e| panic!("{e}"));
+    let m = meeting(&seed, "m");
+    assert_eq!(m.name, "yes");
+    assert_eq!(m.access_code.as_deref(), Some("0123"));
+    assert_eq!(m.bbb_meeting_id.as_ref().unwrap().as_str(), "1e999");
+    assert_eq!(
+        m.start.unwrap(),
+        jiff::civil::date(2020, 6, 13).at(18, 15, 0, 0)
+    );
+    assert_eq!(m.record, Some(true));
+    assert_eq!(m.mute_on_start, Some(false));
+    assert_eq!(m.duration, Some(60));
+}
+
+// ------------------------------------------------------------------ check_file
+
+#[test]
+fn check_file_detects_the_kind() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot-config.yml");
+    let report = check_file_with_env(&root, &EnvVars::new()).unwrap();
+    assert_eq!(report.kind(), FileKind::AppConfig);
+    let line = report.to_string();
+    assert!(line.contains("app config OK"), "{line}");
+    assert!(line.contains("SQLite schedulight.db"), "{line}");
+    assert!(line.contains("127.0.0.1:8008"), "{line}");
+
+    let report = check_file_with_env(&fixture("seed-valid.yml"), &EnvVars::new()).unwrap();
+    assert_eq!(report.kind(), FileKind::Seed);
+    assert!(
+        report
+            .to_string()
+            .ends_with("seed file OK: 2 servers, 2 meetings, 7 commands (14 operations)"),
+        "{report}"
+    );
+
+    let full = check_file_with_env(&fixture("app-full.yml"), &EnvVars::new()).unwrap();
+    assert_eq!(full.kind(), FileKind::AppConfig);
+    assert!(!full.to_string().contains("pg-password-inline"));
+
+    let errors = check_file_with_env(&fixture("seed-broken.yml"), &EnvVars::new()).unwrap_err();
+    assert_eq!(errors.len(), 12);
+    let errors = check_file_with_env(&fixture("app-broken.yml"), &EnvVars::new()).unwrap_err();
+    assert_eq!(errors.len(), 14);
+}
+
+#[test]
+fn check_text_kind_by_content_then_name() {
+    let none = EnvVars::new();
+    let servers_only = "servers:\n  a:\n    BBB_URL: https://a.example\n    BBB_SECRET: x\n";
+    let kind = |text: &str, name: &str| check_text_with_env(text, name, &none).unwrap().kind();
+    assert_eq!(kind(servers_only, "servers.yml"), FileKind::Seed);
+    assert_eq!(kind(servers_only, "bot-config.yml"), FileKind::AppConfig);
+    assert_eq!(
+        kind("api: {listen: '127.0.0.1:1'}\n", "x.yml"),
+        FileKind::AppConfig
+    );
+    assert_eq!(kind("meetings: {}\n", "bot-config.yml"), FileKind::Seed);
+}
+
+// ------------------------------------------------------------------ robustness
+
+/// Lines built from real keys and odd values, to get past the YAML parser into the readers.
+fn yamlish() -> impl Strategy<Value = String> {
+    let key = prop::sample::select(vec![
+        "servers",
+        "meetings",
+        "commands",
+        "store",
+        "api",
+        "matrix",
+        "mail",
+        "defaults",
+        "logging",
+        "bbb",
+        "m1",
+        "command",
+        "server",
+        "data",
+        "meetingName",
+        "startDate",
+        "owner",
+        "email",
+        "shareWith",
+        "BBB_URL",
+        "BBB_SECRET",
+        "BBB_SECRET_FILE",
+        "password_file",
+        "location",
+        "listen",
+        "liveStreaming",
+        "role",
+        "id",
+        "x@y.org",
+        "abc-def-ghi",
+        "share_room",
+        "create_user",
+        "<<",
+        "? a",
+    ]);
+    let value = prop::sample::select(vec![
+        "",
+        "{}",
+        "[]",
+        "~",
+        "yes",
+        "0123",
+        "-1",
+        "1e999",
+        "2026-12-03 14:30",
+        "'x'",
+        "\"\\u0000\"",
+        "&a 1",
+        "*a",
+        "[a, {b: c}]",
+        "https://x.example",
+        "/dev/zero",
+        "share_room",
+        "@a:b",
+        "!!binary aGk=",
+        "|\n  x",
+        "99999999999999999999999",
+    ]);
+    prop::collection::vec((0usize..4, key, value), 0..25).prop_map(|lines| {
+        lines
+            .into_iter()
+            .map(|(indent, k, v)| format!("{}{k}: {v}\n", "  ".repeat(indent)))
+            .collect()
+    })
+}
+
+const KEYS: &[&str] = &[
+    "servers",
+    "meetings",
+    "commands",
+    "store",
+    "api",
+    "matrix",
+    "mail",
+    "defaults",
+    "logging",
+    "bbb",
+    "m1",
+    "id",
+    "command",
+    "server",
+    "data",
+    "meetingName",
+    "startDate",
+    "owner",
+    "email",
+    "fullName",
+    "shareWith",
+    "sendModeratorLink",
+    "liveStreaming",
+    "streamerHost",
+    "targetUrl",
+    "BBB_URL",
+    "BBB_SECRET",
+    "BBB_SECRET_FILE",
+    "password",
+    "password_file",
+    "location",
+    "listen",
+    "homeserver",
+    "user_id",
+    "allowed_users",
+    "send_emails",
+    "tls",
+    "port",
+    "level",
+    "timeZone",
+    "preOpenMinutes",
+    "role",
+    "pwd",
+    "roomUID",
+    "accessCode",
+    "x@y.org",
+    "abc-def-ghi",
+    "Room Name",
+];
+const LEAVES: &[&str] = &[
+    "",
+    "{}",
+    "[]",
+    "~",
+    "yes",
+    "0123",
+    "-1",
+    "1e999",
+    "2026-12-03 14:30",
+    "'x'",
+    "https://x.example",
+    "/dev/zero",
+    "share_room",
+    "create_user",
+    "rename_room",
+    "delete_user",
+    "'@a:b'",
+    "!!binary aGk=",
+    "99999999999999999999999",
+    "bbb",
+    "x@y.org",
+    "abc-def-ghi",
+    "[a, {b: c}]",
+    "Europe/Vienna",
+    "'127.0.0.1:1'",
+    "postgres://u:p@h/d",
+    "sha512",
+    "\"\\t\"",
+];
+
+/// A well-formed YAML tree over the real keys, so the typed readers (not only the parser)
+/// see random shapes.
+#[derive(Debug, Clone)]
+enum Y {
+    Leaf(&'static str),
+    Map(Vec<(&'static str, Y)>),
+    Seq(Vec<&'static str>),
+}
+
+fn y_tree() -> impl Strategy<Value = Y> {
+    let leaf = prop::sample::select(LEAVES).prop_map(Y::Leaf);
+    leaf.prop_recursive(5, 60, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(Y::Map),
+            prop::collection::vec(prop::sample::select(LEAVES), 0..4).prop_map(Y::Seq),
+        ]
+    })
+}
+
+fn render(y: &Y, indent: usize, out: &mut String) {
+    let pad = "  ".repeat(indent);
+    match y {
+        Y::Leaf(v) => out.push_str(&format!(" {v}\n")),
+        Y::Seq(items) if items.is_empty() => out.push_str(" []\n"),
+        Y::Map(entries) if entries.is_empty() => out.push_str(" {}\n"),
+        Y::Seq(items) => {
+            out.push('\n');
+            for v in items {
+                out.push_str(&format!("{pad}- {v}\n"));
+            }
+        }
+        Y::Map(entries) => {
+            out.push('\n');
+            for (k, v) in entries {
+                out.push_str(&format!("{pad}{k}:"));
+                render(v, indent + 1, out);
+            }
+        }
+    }
+}
+
+fn y_document() -> impl Strategy<Value = String> {
+    prop::collection::vec((prop::sample::select(KEYS), y_tree()), 0..6).prop_map(|top| {
+        let mut out = String::new();
+        for (k, v) in &top {
+            out.push_str(&format!("{k}:"));
+            render(v, 1, &mut out);
+        }
+        out
+    })
+}
+
+fn exercise(text: &str) {
+    let _ = parse_seed_file(text, "fuzz/seed.yml");
+    let _ = AppConfig::from_yaml_str(text, "fuzz/bot-config.yml");
+    let _ = check_text_with_env(text, "fuzz/x.yml", &EnvVars::new());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn random_strings_never_panic(text in any::<String>()) {
+        exercise(&text);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        exercise(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn yaml_like_input_never_panics(text in yamlish()) {
+        exercise(&text);
+    }
+
+    #[test]
+    fn well_formed_random_documents_never_panic(text in y_document()) {
+        exercise(&text);
+    }
+
+    #[test]
+    fn random_env_never_panics(
+        key in "[A-Z_]{0,30}",
+        value in ".{0,40}",
+        text in yamlish(),
+    ) {
+        let vars = env(&[(&format!("SCHEDULIGHT_{key}"), &value)]);
+        let _ = AppConfig::from_yaml_str_with_env(&text, "fuzz/bot-config.yml", &vars);
+    }
+}
