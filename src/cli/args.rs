@@ -6,9 +6,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "schedulight", version, about = "Schedules and runs BigBlueButton meetings and Greenlight rooms")]
 pub struct Cli {
-    /// App-wide configuration file.
-    #[arg(short, long, global = true, env = "SCHEDULIGHT_CONFIG", default_value = "bot-config.yml")]
-    pub config: PathBuf,
+    /// App-wide configuration file [default: bot-config.yml when it exists, else built-in
+    /// defaults plus SCHEDULIGHT_* environment variables].
+    #[arg(short, long, global = true, env = "SCHEDULIGHT_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Print results as JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,

@@ -1,0 +1,48 @@
+//! Start-up as a library function: open the store, bring the configured servers into it, build
+//! the service. `main` only wires commands to this.
+
+use crate::bbb::{BbbConnector, HttpConnector};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{AppConfig, StoreLocation};
+use crate::service::{Service, ServiceSettings};
+use crate::store::{SqlStore, Store};
+use std::sync::Arc;
+
+/// The running application's handles.
+pub struct App {
+    pub config: AppConfig,
+    pub service: Service,
+    pub store: Arc<dyn Store>,
+}
+
+impl App {
+    /// Open the store named in the config and sync the config's servers into it.
+    pub async fn build(config: AppConfig) -> anyhow::Result<App> {
+        let store: Arc<dyn Store> = Arc::new(open_store(&config.store.location).await?);
+        Self::with_parts(config, store, Arc::new(HttpConnector::try_new()?), Arc::new(SystemClock)).await
+    }
+
+    /// Build from given adapters (tests, the demo).
+    pub async fn with_parts(
+        config: AppConfig,
+        store: Arc<dyn Store>,
+        bbb: Arc<dyn BbbConnector>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<App> {
+        let now = clock.now();
+        for server in config.servers.values() {
+            store.upsert_server(server, now).await?;
+        }
+        let settings = ServiceSettings { default_time_zone: config.defaults.tz(), ..ServiceSettings::default() };
+        let service = Service::new(store.clone(), bbb, clock, settings);
+        Ok(App { config, service, store })
+    }
+}
+
+pub async fn open_store(location: &StoreLocation) -> anyhow::Result<SqlStore> {
+    let target = match location {
+        StoreLocation::Sqlite(path) => path.display().to_string(),
+        StoreLocation::Postgres(url) => url.expose().to_string(),
+    };
+    SqlStore::connect(&target).await.map_err(|e| anyhow::anyhow!("{e} (store: {})", location.describe()))
+}

@@ -1,0 +1,168 @@
+//! The command-line front end: parses argv into Operations, renders Outcomes.
+
+mod args;
+mod demo;
+pub mod render;
+
+pub use args::Cli;
+use args::{Command, MeetingsCommand, ServersCommand};
+
+use crate::app::App;
+use crate::config::{self, AppConfig};
+use crate::domain::{Actor, MeetingId, OpError, Operation, Outcome, ServerId};
+use render::RenderOptions;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const DEFAULT_CONFIG: &str = "bot-config.yml";
+
+/// Run a parsed command line to completion.
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let json = cli.json;
+    match cli.command {
+        Command::CheckConfig { files } => Ok(check_config(cli.config.as_deref(), files)),
+        Command::BbbSim(args) => demo::bbb_sim(args).await,
+        Command::Demo(args) => demo::demo(args).await,
+        Command::Run => {
+            let config = load_config(cli.config.as_deref())?;
+            init_logging(&config);
+            run_daemon(config).await
+        }
+        Command::Servers { command } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            let ServersCommand::List = command;
+            Ok(execute(&app, Operation::ListServers, json, RenderOptions::default()).await)
+        }
+        Command::Meetings { command } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            let (op, opts) = meetings_op(command)?;
+            Ok(execute(&app, op, json, opts).await)
+        }
+    }
+}
+
+fn meetings_op(command: MeetingsCommand) -> anyhow::Result<(Operation, RenderOptions)> {
+    let server = |s: Option<String>| s.map(|s| s.parse::<ServerId>()).transpose();
+    let id = |s: String| s.parse::<MeetingId>();
+    Ok(match command {
+        MeetingsCommand::Running { server: s, all: _, links } => {
+            (Operation::ShowRunningMeetings { server: server(s)? }, RenderOptions { links })
+        }
+        MeetingsCommand::Find { title, server: s, links } => {
+            (Operation::FindMeeting { title, server: server(s)? }, RenderOptions { links })
+        }
+        MeetingsCommand::List => (Operation::ListMeetings, RenderOptions::default()),
+        MeetingsCommand::Status { id: i } => (Operation::MeetingStatus { id: id(i)? }, RenderOptions::default()),
+        MeetingsCommand::Start { id: i } => (Operation::StartMeetingNow { id: id(i)? }, RenderOptions::default()),
+        MeetingsCommand::End { id: i } => (Operation::EndMeeting { id: id(i)? }, RenderOptions::default()),
+    })
+}
+
+/// Execute as the local administrator and print the result.
+async fn execute(app: &App, op: Operation, json: bool, opts: RenderOptions) -> ExitCode {
+    let actor = Actor::admin(local_actor());
+    let result = app.service.execute(&actor, op).await;
+    print_result(&result, json, opts);
+    if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+pub(crate) fn print_result(result: &Result<Outcome, OpError>, json: bool, opts: RenderOptions) {
+    match (result, json) {
+        (Ok(o), false) => print!("{}", render::outcome(o, opts)),
+        (Err(e), false) => eprint!("{}", render::error(e)),
+        (Ok(o), true) => println!("{}", serde_json::to_string_pretty(o).unwrap_or_default()),
+        (Err(e), true) => println!("{}", serde_json::to_string_pretty(e).unwrap_or_default()),
+    }
+}
+
+fn local_actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "local".into()))
+}
+
+/// The explicit file, else `bot-config.yml` when present, else defaults plus environment.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<AppConfig> {
+    let default = Path::new(DEFAULT_CONFIG);
+    let loaded = match path {
+        Some(p) => AppConfig::load(p),
+        None if default.exists() => AppConfig::load(default),
+        None => AppConfig::from_env(&config::process_env()),
+    };
+    loaded.map_err(|e| anyhow::anyhow!("the configuration has problems:\n{e}"))
+}
+
+async fn open_app(path: Option<&Path>) -> anyhow::Result<App> {
+    let config = load_config(path)?;
+    init_logging(&config);
+    App::build(config).await
+}
+
+fn check_config(config: Option<&Path>, files: Vec<PathBuf>) -> ExitCode {
+    let files = if files.is_empty() {
+        vec![config.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))]
+    } else {
+        files
+    };
+    let mut failed = false;
+    for file in files {
+        match config::check_file(&file) {
+            Ok(report) => println!("{}: ok — {report}", file.display()),
+            Err(errors) => {
+                failed = true;
+                eprintln!("{errors}");
+            }
+        }
+    }
+    if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+}
+
+async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?;
+    let servers = app.store.list_servers().await?.len();
+    tracing::info!(
+        store = %app.config.store.location.describe(),
+        servers,
+        "schedulight is running; stop it with Ctrl-C or SIGTERM"
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM (systemd's stop).
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Logs go to stderr so command output on stdout stays clean. `RUST_LOG` wins over the config.
+pub fn init_logging(config: &AppConfig) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.logging.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.logging.json { builder.json().try_init() } else { builder.try_init() };
+}
