@@ -1,6 +1,8 @@
 //! schedulight: schedules and runs BigBlueButton meetings and Greenlight rooms.
 
+pub mod app;
 pub mod bbb;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;

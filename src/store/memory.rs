@@ -1,3 +1,574 @@
-//! In-memory store for unit tests (to be implemented).
+//! In-memory [`Store`] for fast unit tests elsewhere. It follows the SQL store's semantics
+//! exactly (see the list in [`crate::store::sql`]): the same ordering, the same id sequences
+//! (from 1, never reused), the same microsecond precision for times, the same final states and
+//! the same errors. The shared behaviour suite in `tests/store_suite.rs` runs against both.
 
-pub struct MemoryStore;
+use crate::domain::operation::MailFilter;
+use crate::domain::{
+    MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
+};
+use crate::store::{
+    ApiToken, AuditEntry, Job, JobState, MailState, NewJob, NewMail, OutboxMail, Store, StoreError,
+    StoredMeeting,
+};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// Times keep microseconds only, like the SQL columns.
+fn us(t: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
+
+fn missing_meeting(id: &MeetingId) -> StoreError {
+    StoreError::Database(format!("meeting '{id}' does not exist"))
+}
+
+struct StoredJob {
+    job: Job,
+    lease_until: Option<Timestamp>,
+}
+
+#[derive(Default)]
+struct State {
+    servers: BTreeMap<ServerId, ServerSpec>,
+    meetings: BTreeMap<MeetingId, StoredMeeting>,
+    /// Step records in insertion order: (sequence number, meeting, record).
+    steps: Vec<(u64, MeetingId, StepRecord)>,
+    jobs: BTreeMap<i64, StoredJob>,
+    mails: BTreeMap<i64, OutboxMail>,
+    audit: Vec<AuditEntry>,
+    tokens: BTreeMap<i64, ApiToken>,
+    last_step: u64,
+    last_job: i64,
+    last_mail: i64,
+    last_token: i64,
+}
+
+/// The in-memory store. Cheap to create; share it behind an `Arc`.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind, still consistent enough for
+        // a test double; keep going rather than poisoning every later call.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+fn claimable(j: &StoredJob, now: Timestamp) -> bool {
+    match j.job.state {
+        JobState::Pending => j.job.due_at <= now,
+        JobState::Running => j.lease_until.is_some_and(|l| l <= now),
+        _ => false,
+    }
+}
+
+fn job_is_open(j: &StoredJob) -> bool {
+    matches!(j.job.state, JobState::Pending | JobState::Running)
+}
+
+fn mail_is_open(m: &OutboxMail) -> bool {
+    matches!(m.state, MailState::Pending | MailState::Sending)
+}
+
+fn sorted_jobs<'a>(jobs: impl Iterator<Item = &'a StoredJob>) -> Vec<Job> {
+    let mut out: Vec<Job> = jobs.map(|j| j.job.clone()).collect();
+    out.sort_by_key(|j| (j.due_at, j.id));
+    out
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    // --- servers
+
+    async fn upsert_server(
+        &self,
+        server: &ServerSpec,
+        _now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        Ok(st
+            .servers
+            .insert(server.id.clone(), server.clone())
+            .is_none())
+    }
+
+    async fn get_server(&self, id: &ServerId) -> Result<Option<ServerSpec>, StoreError> {
+        Ok(self.lock().servers.get(id).cloned())
+    }
+
+    async fn list_servers(&self) -> Result<Vec<ServerSpec>, StoreError> {
+        Ok(self.lock().servers.values().cloned().collect())
+    }
+
+    async fn delete_server(&self, id: &ServerId) -> Result<bool, StoreError> {
+        Ok(self.lock().servers.remove(id).is_some())
+    }
+
+    // --- meetings
+
+    async fn insert_meeting(
+        &self,
+        spec: &MeetingSpec,
+        phase: MeetingPhase,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut st = self.lock();
+        if st.meetings.contains_key(&spec.id) {
+            return Err(StoreError::Conflict {
+                what: "meeting",
+                id: spec.id.to_string(),
+            });
+        }
+        let now = us(now);
+        st.meetings.insert(
+            spec.id.clone(),
+            StoredMeeting {
+                spec: spec.clone(),
+                phase,
+                created_at: now,
+                updated_at: now,
+            },
+        );
+        Ok(())
+    }
+
+    async fn update_meeting_spec(
+        &self,
+        spec: &MeetingSpec,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        let Some(m) = st.meetings.get_mut(&spec.id) else {
+            return Ok(false);
+        };
+        m.spec = spec.clone();
+        m.updated_at = us(now);
+        Ok(true)
+    }
+
+    async fn get_meeting(&self, id: &MeetingId) -> Result<Option<StoredMeeting>, StoreError> {
+        Ok(self.lock().meetings.get(id).cloned())
+    }
+
+    async fn list_meetings(&self) -> Result<Vec<StoredMeeting>, StoreError> {
+        Ok(self.lock().meetings.values().cloned().collect())
+    }
+
+    async fn set_meeting_phase(
+        &self,
+        id: &MeetingId,
+        phase: MeetingPhase,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        let Some(m) = st.meetings.get_mut(id) else {
+            return Ok(false);
+        };
+        m.phase = phase;
+        m.updated_at = us(now);
+        Ok(true)
+    }
+
+    async fn delete_meeting(&self, id: &MeetingId) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        if st.meetings.remove(id).is_none() {
+            return Ok(false);
+        }
+        st.steps.retain(|(_, m, _)| m != id);
+        st.jobs.retain(|_, j| j.job.meeting_id.as_ref() != Some(id));
+        Ok(true)
+    }
+
+    // --- step history
+
+    async fn record_step(
+        &self,
+        meeting: &MeetingId,
+        record: &StepRecord,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        if !st.meetings.contains_key(meeting) {
+            return Err(missing_meeting(meeting));
+        }
+        let latest = st
+            .steps
+            .iter()
+            .rev()
+            .find(|(_, m, r)| m == meeting && r.step == record.step);
+        if latest.is_some_and(|(_, _, r)| r.code == record.code) {
+            return Ok(false);
+        }
+        st.last_step += 1;
+        let seq = st.last_step;
+        let mut record = record.clone();
+        record.at = us(record.at);
+        st.steps.push((seq, meeting.clone(), record));
+        Ok(true)
+    }
+
+    async fn step_history(&self, meeting: &MeetingId) -> Result<Vec<StepRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .steps
+            .iter()
+            .filter(|(_, m, _)| m == meeting)
+            .map(|(_, _, r)| r.clone())
+            .collect())
+    }
+
+    async fn latest_steps(&self, meeting: &MeetingId) -> Result<Vec<StepRecord>, StoreError> {
+        let st = self.lock();
+        let mut latest: BTreeMap<&str, &StepRecord> = BTreeMap::new();
+        for (_, m, r) in &st.steps {
+            if m == meeting {
+                latest.insert(r.step.as_str(), r);
+            }
+        }
+        Ok(latest.into_values().cloned().collect())
+    }
+
+    async fn clear_steps(
+        &self,
+        meeting: &MeetingId,
+        step: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let mut st = self.lock();
+        let before = st.steps.len();
+        st.steps
+            .retain(|(_, m, r)| !(m == meeting && step.is_none_or(|s| r.step == s)));
+        Ok((before - st.steps.len()) as u64)
+    }
+
+    // --- jobs
+
+    async fn enqueue_job(&self, job: &NewJob) -> Result<i64, StoreError> {
+        let mut st = self.lock();
+        if let Some(existing) = st
+            .jobs
+            .values()
+            .find(|j| j.job.unique_key == job.unique_key)
+        {
+            return Ok(existing.job.id);
+        }
+        if let Some(m) = &job.meeting_id
+            && !st.meetings.contains_key(m)
+        {
+            return Err(missing_meeting(m));
+        }
+        st.last_job += 1;
+        let id = st.last_job;
+        st.jobs.insert(
+            id,
+            StoredJob {
+                job: Job {
+                    id,
+                    kind: job.kind.clone(),
+                    meeting_id: job.meeting_id.clone(),
+                    due_at: us(job.due_at),
+                    payload: job.payload.clone(),
+                    unique_key: job.unique_key.clone(),
+                    state: JobState::Pending,
+                    attempts: 0,
+                    last_error: None,
+                },
+                lease_until: None,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn claim_due_jobs(
+        &self,
+        now: Timestamp,
+        _worker: &str,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError> {
+        let mut st = self.lock();
+        let (now, lease_until) = (us(now), us(lease_until));
+        let mut due: Vec<(Timestamp, i64)> = st
+            .jobs
+            .values()
+            .filter(|j| claimable(j, now))
+            .map(|j| (j.job.due_at, j.job.id))
+            .collect();
+        due.sort();
+        due.truncate(limit as usize);
+        let mut claimed = Vec::with_capacity(due.len());
+        for (_, id) in due {
+            if let Some(j) = st.jobs.get_mut(&id) {
+                j.job.state = JobState::Running;
+                j.job.attempts = j.job.attempts.saturating_add(1);
+                j.lease_until = Some(lease_until);
+                claimed.push(j.job.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn complete_job(&self, id: i64, _now: Timestamp) -> Result<(), StoreError> {
+        let mut st = self.lock();
+        if let Some(j) = st.jobs.get_mut(&id).filter(|j| job_is_open(j)) {
+            j.job.state = JobState::Done;
+            j.lease_until = None;
+        }
+        Ok(())
+    }
+
+    async fn fail_job(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let mut st = self.lock();
+        if let Some(j) = st.jobs.get_mut(&id).filter(|j| job_is_open(j)) {
+            j.job.last_error = Some(error.to_string());
+            j.lease_until = None;
+            match retry_at {
+                Some(at) => {
+                    j.job.state = JobState::Pending;
+                    j.job.due_at = us(at);
+                }
+                None => j.job.state = JobState::Failed,
+            }
+        }
+        Ok(())
+    }
+
+    async fn cancel_jobs(&self, meeting: &MeetingId) -> Result<u64, StoreError> {
+        let mut st = self.lock();
+        let mut n = 0;
+        for j in st.jobs.values_mut() {
+            if j.job.meeting_id.as_ref() == Some(meeting) && j.job.state == JobState::Pending {
+                j.job.state = JobState::Cancelled;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn list_jobs(&self, meeting: Option<&MeetingId>) -> Result<Vec<Job>, StoreError> {
+        let st = self.lock();
+        Ok(sorted_jobs(st.jobs.values().filter(|j| {
+            meeting.is_none_or(|m| j.job.meeting_id.as_ref() == Some(m))
+        })))
+    }
+
+    async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self
+            .lock()
+            .jobs
+            .values()
+            .filter(|j| j.job.state == JobState::Pending)
+            .map(|j| j.job.due_at)
+            .min())
+    }
+
+    // --- mail outbox
+
+    async fn enqueue_mail(&self, mail: &NewMail, now: Timestamp) -> Result<i64, StoreError> {
+        let mut st = self.lock();
+        if let Some(existing) = st
+            .mails
+            .values()
+            .find(|m| m.mail.unique_key == mail.unique_key)
+        {
+            return Ok(existing.id);
+        }
+        st.last_mail += 1;
+        let id = st.last_mail;
+        let mut mail = mail.clone();
+        mail.not_before = us(mail.not_before);
+        st.mails.insert(
+            id,
+            OutboxMail {
+                id,
+                mail,
+                state: MailState::Pending,
+                attempts: 0,
+                last_error: None,
+                created_at: us(now),
+                sent_at: None,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn list_mail(&self, filter: MailFilter) -> Result<Vec<OutboxMail>, StoreError> {
+        let wanted = |m: &OutboxMail| match filter {
+            MailFilter::Pending => mail_is_open(m),
+            MailFilter::Sent => m.state == MailState::Sent,
+            MailFilter::Failed => m.state == MailState::Failed,
+            MailFilter::All => true,
+        };
+        Ok(self
+            .lock()
+            .mails
+            .values()
+            .filter(|m| wanted(m))
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_mail(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMail>, StoreError> {
+        let mut st = self.lock();
+        let now = us(now);
+        let mut due: Vec<(Timestamp, i64)> = st
+            .mails
+            .values()
+            .filter(|m| m.state == MailState::Pending && m.mail.not_before <= now)
+            .map(|m| (m.mail.not_before, m.id))
+            .collect();
+        due.sort();
+        due.truncate(limit as usize);
+        let mut claimed = Vec::with_capacity(due.len());
+        for (_, id) in due {
+            if let Some(m) = st.mails.get_mut(&id) {
+                m.state = MailState::Sending;
+                m.attempts = m.attempts.saturating_add(1);
+                claimed.push(m.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        let mut st = self.lock();
+        if let Some(m) = st.mails.get_mut(&id).filter(|m| mail_is_open(m)) {
+            m.state = MailState::Sent;
+            m.sent_at = Some(us(now));
+        }
+        Ok(())
+    }
+
+    async fn mark_mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let mut st = self.lock();
+        if let Some(m) = st.mails.get_mut(&id).filter(|m| mail_is_open(m)) {
+            m.last_error = Some(error.to_string());
+            match retry_at {
+                Some(at) => {
+                    m.state = MailState::Pending;
+                    m.mail.not_before = us(at);
+                }
+                None => m.state = MailState::Failed,
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_mail(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.lock().mails.remove(&id).is_some())
+    }
+
+    // --- audit
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut entry = entry.clone();
+        entry.at = us(entry.at);
+        self.lock().audit.push(entry);
+        Ok(())
+    }
+
+    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let st = self.lock();
+        // Newest first by time, then by insertion (the SQL store's `at DESC, id DESC`).
+        let mut indexed: Vec<(usize, &AuditEntry)> = st.audit.iter().enumerate().collect();
+        indexed.sort_by(|(ia, a), (ib, b)| b.at.cmp(&a.at).then(ib.cmp(ia)));
+        Ok(indexed
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    // --- API tokens
+
+    async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        scopes: &[Scope],
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let mut st = self.lock();
+        let clash = st
+            .tokens
+            .values()
+            .any(|t| (t.name == name && !t.revoked) || t.token_hash == token_hash);
+        if clash {
+            return Err(StoreError::Conflict {
+                what: "token",
+                id: name.to_string(),
+            });
+        }
+        st.last_token += 1;
+        let id = st.last_token;
+        st.tokens.insert(
+            id,
+            ApiToken {
+                id,
+                name: name.to_string(),
+                token_hash: token_hash.to_string(),
+                scopes: scopes.to_vec(),
+                created_at: us(now),
+                last_used_at: None,
+                revoked: false,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn use_token(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        let mut st = self.lock();
+        let token = st
+            .tokens
+            .values_mut()
+            .find(|t| t.token_hash == token_hash && !t.revoked);
+        Ok(token.map(|t| {
+            t.last_used_at = Some(us(now));
+            t.clone()
+        }))
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        Ok(self.lock().tokens.values().cloned().collect())
+    }
+
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        let mut any = false;
+        for t in st.tokens.values_mut() {
+            if t.name == name && !t.revoked {
+                t.revoked = true;
+                any = true;
+            }
+        }
+        Ok(any)
+    }
+}

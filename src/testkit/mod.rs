@@ -1,3 +1,4 @@
-//! Helpers for tests, benchmarks and the demo: throwaway PostgreSQL (to be implemented).
+//! Helpers for tests, benchmarks and the demo: a throwaway PostgreSQL and a Python venv.
 
+pub mod pg;
 pub mod python;

@@ -1,3 +1,0 @@
-//! SQLite and PostgreSQL store (to be implemented).
-
-pub struct SqlStore;

@@ -1,0 +1,997 @@
+//! The SQL store: SQLite by default (one file, WAL), PostgreSQL for shared deployments.
+//!
+//! One set of runtime-checked, parameterised statements serves both backends; where they differ
+//! (row locks, how a write transaction starts) the statement is picked per [`Dialect`]. The schema
+//! lives in `migrations/sqlite` and `migrations/postgres` and is applied on connect.
+//!
+//! Stored representation, identical on both backends:
+//! * times are BIGINT unix **microseconds** (UTC); finer parts of a `Timestamp` are dropped;
+//! * definitions (servers, meetings), job payloads and token scopes are JSON in TEXT columns;
+//! * states are snake_case TEXT (`pending`, `running`, …).
+//!
+//! Semantics the trait leaves open, shared with [`MemoryStore`](crate::store::MemoryStore):
+//! * steps and jobs need their meeting: recording a step or enqueueing a job for a meeting that is
+//!   not stored fails with `StoreError::Database("meeting '…' does not exist")`;
+//! * deleting a meeting deletes all its jobs (whatever their state, so a re-created meeting can
+//!   enqueue the same unique keys again); mails stay in the outbox;
+//! * every claim counts as an attempt (`attempts` goes up when a job or mail is claimed);
+//! * done, failed and cancelled jobs, and sent or failed mails, are final: later
+//!   `complete_job`/`fail_job`/`mark_mail_*` calls leave them alone;
+//! * `list_jobs` is ordered by due time, then id; `list_mail` and `list_tokens` by id;
+//! * `MailFilter::Pending` lists mails waiting or being sent;
+//! * token names are unique among tokens that are not revoked.
+
+mod error;
+mod rows;
+
+pub use error::redact_location;
+
+use self::rows::{
+    AuditRow, JobRow, MailRow, MeetingRow, ServerRow, StepRow, TokenRow, job_columns, mail_columns,
+    micros, to_json, token_columns,
+};
+use crate::domain::operation::MailFilter;
+use crate::domain::{
+    MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
+};
+use crate::store::{
+    ApiToken, AuditEntry, Job, NewJob, NewMail, OutboxMail, Store, StoreError, StoredMeeting,
+};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long an SQLite writer waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a caller waits for a free pooled connection (and, on connect, for a database that
+/// refuses connections because it is still starting).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// SQLite serialises writers anyway; a few connections let reads run beside a write.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
+const POSTGRES_MAX_CONNECTIONS: u32 = 8;
+
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Clone, Copy)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    fn pick(self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self {
+            Self::Sqlite => sqlite,
+            Self::Postgres => postgres,
+        }
+    }
+
+    /// SQLite transactions that will write take the write lock up front, so a concurrent writer
+    /// waits on the busy timeout instead of failing when it upgrades its read lock.
+    fn begin_write(self) -> &'static str {
+        self.pick("BEGIN IMMEDIATE", "BEGIN")
+    }
+}
+
+/// Runs the same body against whichever typed pool the store holds. sqlx's query API is generic,
+/// so one body compiles once per backend without a lowest-common-denominator driver.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+    ($store:expr, |$pool:ident, $dialect:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => {
+                let $dialect = Dialect::Sqlite;
+                $body
+            }
+            Pool::Postgres($pool) => {
+                let $dialect = Dialect::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// The SQL-backed [`Store`].
+pub struct SqlStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pool options hold the connection password; show only the backend.
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Opens the store and brings its schema up to date.
+    ///
+    /// `location` is a `postgres://` / `postgresql://` URL for PostgreSQL; anything else is
+    /// SQLite: an `sqlite:` URL or a file path. A missing SQLite file (and its directory) is
+    /// created.
+    pub async fn connect(location: &str) -> Result<SqlStore, StoreError> {
+        let location = location.trim();
+        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            Self::connect_postgres(location).await
+        } else if location.contains("://") && !location.starts_with("sqlite:") {
+            Err(StoreError::Open {
+                location: redact_location(location),
+                reason: "unsupported database; use a file path, an sqlite: URL or a \
+                         postgres:// URL"
+                    .into(),
+            })
+        } else {
+            Self::connect_sqlite(location).await
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes all connections; later calls fail. For orderly shutdown and reopen tests.
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+
+    async fn connect_sqlite(location: &str) -> Result<SqlStore, StoreError> {
+        let options = if location.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(location).map_err(|e| error::open(location, &e))?
+        } else {
+            create_parent_dir(location)?;
+            SqliteConnectOptions::new().filename(location)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true);
+        // Keep one connection for the life of the pool: an `sqlite::memory:` database lives only
+        // as long as a connection to it.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SQLITE_MAX_CONNECTIONS)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| error::open(location, &e))?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(error::migration)?;
+        tracing::debug!(location, "opened SQLite store");
+        Ok(SqlStore {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    async fn connect_postgres(location: &str) -> Result<SqlStore, StoreError> {
+        let options =
+            PgConnectOptions::from_str(location).map_err(|e| error::open(location, &e))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POSTGRES_MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| error::open(location, &e))?;
+        // sqlx serialises concurrent migrators with an advisory lock, so several instances may
+        // start at once.
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(error::migration)?;
+        tracing::debug!(location = %redact_location(location), "opened PostgreSQL store");
+        Ok(SqlStore {
+            pool: Pool::Postgres(pool),
+        })
+    }
+}
+
+fn create_parent_dir(path: &str) -> Result<(), StoreError> {
+    let Some(parent) = std::path::Path::new(path).parent() else {
+        return Ok(());
+    };
+    if parent.as_os_str().is_empty() || parent.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+        location: path.to_string(),
+        reason: format!("cannot create directory {}: {e}", parent.display()),
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    // --- servers
+
+    async fn upsert_server(&self, server: &ServerSpec, now: Timestamp) -> Result<bool, StoreError> {
+        const OP: &str = "save server";
+        let spec = to_json("server", server)?;
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool
+                .begin_with(dialect.begin_write())
+                .await
+                .map_err(error::statement(OP))?;
+            let existed = sqlx::query(dialect.pick(
+                "SELECT 1 FROM servers WHERE id = $1",
+                "SELECT 1 FROM servers WHERE id = $1 FOR UPDATE",
+            ))
+            .bind(server.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(error::statement(OP))?
+            .is_some();
+            sqlx::query(
+                "INSERT INTO servers (id, spec, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(server.id.as_str())
+            .bind(&spec)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(error::statement(OP))?;
+            tx.commit().await.map_err(error::statement(OP))?;
+            Ok(!existed)
+        })
+    }
+
+    async fn get_server(&self, id: &ServerId) -> Result<Option<ServerSpec>, StoreError> {
+        let row = with_pool!(self, |pool| {
+            sqlx::query_as::<_, ServerRow>("SELECT id, spec FROM servers WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(error::statement("read server"))?;
+        row.map(ServerRow::into_spec).transpose()
+    }
+
+    async fn list_servers(&self) -> Result<Vec<ServerSpec>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, ServerRow>("SELECT id, spec FROM servers ORDER BY id")
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(error::statement("list servers"))?;
+        rows.into_iter().map(ServerRow::into_spec).collect()
+    }
+
+    async fn delete_server(&self, id: &ServerId) -> Result<bool, StoreError> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM servers WHERE id = $1")
+                .bind(id.as_str())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("delete server"))?;
+        Ok(done > 0)
+    }
+
+    // --- meetings
+
+    async fn insert_meeting(
+        &self,
+        spec: &MeetingSpec,
+        phase: MeetingPhase,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let json = to_json("meeting", spec)?;
+        let inserted = with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO meetings (id, server_id, spec, phase, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(spec.id.as_str())
+            .bind(spec.server.as_str())
+            .bind(&json)
+            .bind(phase.as_str())
+            .bind(micros(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("add meeting"))?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict {
+                what: "meeting",
+                id: spec.id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn update_meeting_spec(
+        &self,
+        spec: &MeetingSpec,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let json = to_json("meeting", spec)?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE meetings SET spec = $2, server_id = $3, updated_at = $4 WHERE id = $1",
+            )
+            .bind(spec.id.as_str())
+            .bind(&json)
+            .bind(spec.server.as_str())
+            .bind(micros(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("update meeting"))?;
+        Ok(updated > 0)
+    }
+
+    async fn get_meeting(&self, id: &MeetingId) -> Result<Option<StoredMeeting>, StoreError> {
+        let row = with_pool!(self, |pool| {
+            sqlx::query_as::<_, MeetingRow>(
+                "SELECT id, spec, phase, created_at, updated_at FROM meetings WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(error::statement("read meeting"))?;
+        row.map(MeetingRow::into_meeting).transpose()
+    }
+
+    async fn list_meetings(&self) -> Result<Vec<StoredMeeting>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, MeetingRow>(
+                "SELECT id, spec, phase, created_at, updated_at FROM meetings ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("list meetings"))?;
+        rows.into_iter().map(MeetingRow::into_meeting).collect()
+    }
+
+    async fn set_meeting_phase(
+        &self,
+        id: &MeetingId,
+        phase: MeetingPhase,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let updated = with_pool!(self, |pool| {
+            sqlx::query("UPDATE meetings SET phase = $2, updated_at = $3 WHERE id = $1")
+                .bind(id.as_str())
+                .bind(phase.as_str())
+                .bind(micros(now))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("set meeting phase"))?;
+        Ok(updated > 0)
+    }
+
+    async fn delete_meeting(&self, id: &MeetingId) -> Result<bool, StoreError> {
+        // Steps and jobs go through ON DELETE CASCADE in the same statement.
+        let deleted = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM meetings WHERE id = $1")
+                .bind(id.as_str())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("delete meeting"))?;
+        Ok(deleted > 0)
+    }
+
+    // --- step history
+
+    async fn record_step(
+        &self,
+        meeting: &MeetingId,
+        record: &StepRecord,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "record step";
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool
+                .begin_with(dialect.begin_write())
+                .await
+                .map_err(error::statement(OP))?;
+            // Locking the meeting row serialises recorders of one meeting on PostgreSQL, so the
+            // "same code as the latest?" check cannot race; SQLite holds the write lock already.
+            let exists = sqlx::query(dialect.pick(
+                "SELECT 1 FROM meetings WHERE id = $1",
+                "SELECT 1 FROM meetings WHERE id = $1 FOR NO KEY UPDATE",
+            ))
+            .bind(meeting.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(error::statement(OP))?
+            .is_some();
+            if !exists {
+                return Err(error::missing_meeting(meeting.as_str()));
+            }
+            let latest: Option<i64> = sqlx::query_scalar(
+                "SELECT code FROM meeting_steps WHERE meeting_id = $1 AND step = $2 \
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(meeting.as_str())
+            .bind(&record.step)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(error::statement(OP))?;
+            if latest == Some(i64::from(record.code)) {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO meeting_steps (meeting_id, step, code, message, at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(meeting.as_str())
+            .bind(&record.step)
+            .bind(i64::from(record.code))
+            .bind(&record.message)
+            .bind(micros(record.at))
+            .execute(&mut *tx)
+            .await
+            .map_err(error::statement(OP))?;
+            tx.commit().await.map_err(error::statement(OP))?;
+            Ok(true)
+        })
+    }
+
+    async fn step_history(&self, meeting: &MeetingId) -> Result<Vec<StepRecord>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, StepRow>(
+                "SELECT step, code, message, at FROM meeting_steps WHERE meeting_id = $1 \
+                 ORDER BY seq",
+            )
+            .bind(meeting.as_str())
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("read step history"))?;
+        rows.into_iter().map(StepRow::into_record).collect()
+    }
+
+    async fn latest_steps(&self, meeting: &MeetingId) -> Result<Vec<StepRecord>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, StepRow>(
+                "SELECT s.step, s.code, s.message, s.at FROM meeting_steps s \
+                 WHERE s.meeting_id = $1 AND s.seq = (SELECT MAX(t.seq) FROM meeting_steps t \
+                 WHERE t.meeting_id = s.meeting_id AND t.step = s.step) \
+                 ORDER BY s.step",
+            )
+            .bind(meeting.as_str())
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("read latest steps"))?;
+        rows.into_iter().map(StepRow::into_record).collect()
+    }
+
+    async fn clear_steps(
+        &self,
+        meeting: &MeetingId,
+        step: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        with_pool!(self, |pool| {
+            match step {
+                Some(step) => {
+                    sqlx::query("DELETE FROM meeting_steps WHERE meeting_id = $1 AND step = $2")
+                        .bind(meeting.as_str())
+                        .bind(step)
+                        .execute(pool)
+                        .await
+                        .map(|r| r.rows_affected())
+                }
+                None => sqlx::query("DELETE FROM meeting_steps WHERE meeting_id = $1")
+                    .bind(meeting.as_str())
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected()),
+            }
+        })
+        .map_err(error::statement("clear steps"))
+    }
+
+    // --- jobs
+
+    async fn enqueue_job(&self, job: &NewJob) -> Result<i64, StoreError> {
+        const OP: &str = "enqueue job";
+        let payload = to_json("job payload", &job.payload)?;
+        let meeting = job.meeting_id.as_ref().map(MeetingId::as_str);
+        with_pool!(self, |pool| {
+            // Insert-or-find; the find can miss only if the job was deleted in between, so a
+            // second round settles it.
+            for _ in 0..2 {
+                let inserted: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO jobs (kind, meeting_id, due_at, payload, unique_key, state, \
+                     attempts) VALUES ($1, $2, $3, $4, $5, 'pending', 0) \
+                     ON CONFLICT (unique_key) DO NOTHING RETURNING id",
+                )
+                .bind(&job.kind)
+                .bind(meeting)
+                .bind(micros(job.due_at))
+                .bind(&payload)
+                .bind(&job.unique_key)
+                .fetch_optional(pool)
+                .await
+                .map_err(error::needs_meeting(OP, meeting))?;
+                if let Some(id) = inserted {
+                    return Ok(id);
+                }
+                let existing: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM jobs WHERE unique_key = $1")
+                        .bind(&job.unique_key)
+                        .fetch_optional(pool)
+                        .await
+                        .map_err(error::statement(OP))?;
+                if let Some(id) = existing {
+                    return Ok(id);
+                }
+            }
+            Err(StoreError::Database(format!(
+                "{OP}: job '{}' changed while it was enqueued; try again",
+                job.unique_key
+            )))
+        })
+    }
+
+    async fn claim_due_jobs(
+        &self,
+        now: Timestamp,
+        worker: &str,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = with_pool!(self, |pool, dialect| {
+            // SQLite: one UPDATE statement holds the database write lock throughout, so two
+            // claimers cannot pick the same row. PostgreSQL: SKIP LOCKED lets concurrent
+            // claimers (other instances) take disjoint rows without waiting on each other.
+            sqlx::query_as::<_, JobRow>(dialect.pick(
+                concat!(
+                    "UPDATE jobs SET state = 'running', locked_by = $2, lease_until = $3, ",
+                    "attempts = attempts + 1 WHERE id IN (SELECT id FROM jobs ",
+                    "WHERE (state = 'pending' AND due_at <= $1) ",
+                    "OR (state = 'running' AND lease_until <= $1) ",
+                    "ORDER BY due_at, id LIMIT $4) RETURNING ",
+                    job_columns!()
+                ),
+                concat!(
+                    "WITH picked AS (SELECT id AS picked_id FROM jobs ",
+                    "WHERE (state = 'pending' AND due_at <= $1) ",
+                    "OR (state = 'running' AND lease_until <= $1) ",
+                    "ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) ",
+                    "UPDATE jobs SET state = 'running', locked_by = $2, lease_until = $3, ",
+                    "attempts = attempts + 1 FROM picked WHERE jobs.id = picked.picked_id ",
+                    "RETURNING ",
+                    job_columns!()
+                ),
+            ))
+            .bind(micros(now))
+            .bind(worker)
+            .bind(micros(lease_until))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("claim jobs"))?;
+        let mut jobs = rows
+            .into_iter()
+            .map(JobRow::into_job)
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING has no defined order.
+        jobs.sort_by_key(|j| (j.due_at, j.id));
+        Ok(jobs)
+    }
+
+    async fn complete_job(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'done', finished_at = $2, locked_by = NULL, \
+                 lease_until = NULL WHERE id = $1 AND state IN ('pending', 'running')",
+            )
+            .bind(id)
+            .bind(micros(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("complete job"))?;
+        Ok(())
+    }
+
+    async fn fail_job(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            match retry_at {
+                Some(at) => sqlx::query(
+                    "UPDATE jobs SET state = 'pending', due_at = $3, last_error = $2, \
+                         locked_by = NULL, lease_until = NULL \
+                         WHERE id = $1 AND state IN ('pending', 'running')",
+                )
+                .bind(id)
+                .bind(error)
+                .bind(micros(at))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+                None => sqlx::query(
+                    "UPDATE jobs SET state = 'failed', last_error = $2, locked_by = NULL, \
+                         lease_until = NULL WHERE id = $1 AND state IN ('pending', 'running')",
+                )
+                .bind(id)
+                .bind(error)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            }
+        })
+        .map_err(error::statement("record job failure"))?;
+        Ok(())
+    }
+
+    async fn cancel_jobs(&self, meeting: &MeetingId) -> Result<u64, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'cancelled' WHERE meeting_id = $1 AND state = 'pending'",
+            )
+            .bind(meeting.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("cancel jobs"))
+    }
+
+    async fn list_jobs(&self, meeting: Option<&MeetingId>) -> Result<Vec<Job>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            match meeting {
+                Some(m) => {
+                    sqlx::query_as::<_, JobRow>(concat!(
+                        "SELECT ",
+                        job_columns!(),
+                        " FROM jobs WHERE meeting_id = $1 ORDER BY due_at, id"
+                    ))
+                    .bind(m.as_str())
+                    .fetch_all(pool)
+                    .await
+                }
+                None => {
+                    sqlx::query_as::<_, JobRow>(concat!(
+                        "SELECT ",
+                        job_columns!(),
+                        " FROM jobs ORDER BY due_at, id"
+                    ))
+                    .fetch_all(pool)
+                    .await
+                }
+            }
+        })
+        .map_err(error::statement("list jobs"))?;
+        rows.into_iter().map(JobRow::into_job).collect()
+    }
+
+    async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let due: Option<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE state = 'pending'")
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(error::statement("find next job"))?;
+        due.map(|us| {
+            Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt {
+                what: "job due time".into(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    // --- mail outbox
+
+    async fn enqueue_mail(&self, mail: &NewMail, now: Timestamp) -> Result<i64, StoreError> {
+        const OP: &str = "queue mail";
+        with_pool!(self, |pool| {
+            for _ in 0..2 {
+                let inserted: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO mail_outbox (unique_key, meeting_id, server_id, from_addr, \
+                     to_addr, subject, body, content_type, not_before, state, attempts, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10) \
+                     ON CONFLICT (unique_key) DO NOTHING RETURNING id",
+                )
+                .bind(&mail.unique_key)
+                .bind(mail.meeting_id.as_ref().map(MeetingId::as_str))
+                .bind(mail.server_id.as_ref().map(ServerId::as_str))
+                .bind(&mail.from_addr)
+                .bind(&mail.to_addr)
+                .bind(&mail.subject)
+                .bind(&mail.body)
+                .bind(&mail.content_type)
+                .bind(micros(mail.not_before))
+                .bind(micros(now))
+                .fetch_optional(pool)
+                .await
+                .map_err(error::statement(OP))?;
+                if let Some(id) = inserted {
+                    return Ok(id);
+                }
+                let existing: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM mail_outbox WHERE unique_key = $1")
+                        .bind(&mail.unique_key)
+                        .fetch_optional(pool)
+                        .await
+                        .map_err(error::statement(OP))?;
+                if let Some(id) = existing {
+                    return Ok(id);
+                }
+            }
+            Err(StoreError::Database(format!(
+                "{OP}: mail '{}' changed while it was queued; try again",
+                mail.unique_key
+            )))
+        })
+    }
+
+    async fn list_mail(&self, filter: MailFilter) -> Result<Vec<OutboxMail>, StoreError> {
+        let sql = match filter {
+            MailFilter::Pending => concat!(
+                "SELECT ",
+                mail_columns!(),
+                " FROM mail_outbox WHERE state IN ('pending', 'sending') ORDER BY id"
+            ),
+            MailFilter::Sent => concat!(
+                "SELECT ",
+                mail_columns!(),
+                " FROM mail_outbox WHERE state = 'sent' ORDER BY id"
+            ),
+            MailFilter::Failed => concat!(
+                "SELECT ",
+                mail_columns!(),
+                " FROM mail_outbox WHERE state = 'failed' ORDER BY id"
+            ),
+            MailFilter::All => concat!("SELECT ", mail_columns!(), " FROM mail_outbox ORDER BY id"),
+        };
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, MailRow>(sql).fetch_all(pool).await
+        })
+        .map_err(error::statement("list mail"))?;
+        rows.into_iter().map(MailRow::into_mail).collect()
+    }
+
+    async fn claim_mail(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMail>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = with_pool!(self, |pool, dialect| {
+            sqlx::query_as::<_, MailRow>(dialect.pick(
+                concat!(
+                    "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1 ",
+                    "WHERE id IN (SELECT id FROM mail_outbox WHERE state = 'pending' ",
+                    "AND not_before <= $1 ORDER BY not_before, id LIMIT $2) RETURNING ",
+                    mail_columns!()
+                ),
+                concat!(
+                    "WITH picked AS (SELECT id AS picked_id FROM mail_outbox ",
+                    "WHERE state = 'pending' AND not_before <= $1 ORDER BY not_before, id ",
+                    "LIMIT $2 FOR UPDATE SKIP LOCKED) ",
+                    "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1 ",
+                    "FROM picked WHERE mail_outbox.id = picked.picked_id RETURNING ",
+                    mail_columns!()
+                ),
+            ))
+            .bind(micros(now))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("claim mail"))?;
+        let mut mails = rows
+            .into_iter()
+            .map(MailRow::into_mail)
+            .collect::<Result<Vec<_>, _>>()?;
+        mails.sort_by_key(|m| (m.mail.not_before, m.id));
+        Ok(mails)
+    }
+
+    async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE mail_outbox SET state = 'sent', sent_at = $2 \
+                 WHERE id = $1 AND state IN ('pending', 'sending')",
+            )
+            .bind(id)
+            .bind(micros(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("mark mail sent"))?;
+        Ok(())
+    }
+
+    async fn mark_mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            match retry_at {
+                Some(at) => sqlx::query(
+                    "UPDATE mail_outbox SET state = 'pending', not_before = $3, \
+                         last_error = $2 WHERE id = $1 AND state IN ('pending', 'sending')",
+                )
+                .bind(id)
+                .bind(error)
+                .bind(micros(at))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+                None => sqlx::query(
+                    "UPDATE mail_outbox SET state = 'failed', last_error = $2 \
+                         WHERE id = $1 AND state IN ('pending', 'sending')",
+                )
+                .bind(id)
+                .bind(error)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            }
+        })
+        .map_err(error::statement("mark mail failed"))?;
+        Ok(())
+    }
+
+    async fn delete_mail(&self, id: i64) -> Result<bool, StoreError> {
+        let deleted = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM mail_outbox WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("delete mail"))?;
+        Ok(deleted > 0)
+    }
+
+    // --- audit
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, operation, target, result, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(micros(entry.at))
+            .bind(&entry.actor)
+            .bind(&entry.operation)
+            .bind(entry.target.as_deref())
+            .bind(&entry.result)
+            .bind(entry.detail.as_deref())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("write audit entry"))?;
+        Ok(())
+    }
+
+    async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, AuditRow>(
+                "SELECT id, at, actor, operation, target, result, detail FROM audit_log \
+                 ORDER BY at DESC, id DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("read audit log"))?;
+        rows.into_iter().map(AuditRow::into_entry).collect()
+    }
+
+    // --- API tokens
+
+    async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        scopes: &[Scope],
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let scopes = to_json("token scopes", &scopes)?;
+        // DO NOTHING without a target covers both the live-name index and the hash.
+        let id: Option<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO api_tokens (name, token_hash, scopes, created_at, revoked) \
+                 VALUES ($1, $2, $3, $4, FALSE) ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(name)
+            .bind(token_hash)
+            .bind(&scopes)
+            .bind(micros(now))
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(error::statement("create token"))?;
+        id.ok_or_else(|| StoreError::Conflict {
+            what: "token",
+            id: name.to_string(),
+        })
+    }
+
+    async fn use_token(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        let row = with_pool!(self, |pool| {
+            sqlx::query_as::<_, TokenRow>(concat!(
+                "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND NOT revoked ",
+                "RETURNING ",
+                token_columns!()
+            ))
+            .bind(token_hash)
+            .bind(micros(now))
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(error::statement("check token"))?;
+        row.map(TokenRow::into_token).transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, TokenRow>(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM api_tokens ORDER BY id"
+            ))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("list tokens"))?;
+        rows.into_iter().map(TokenRow::into_token).collect()
+    }
+
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        let revoked = with_pool!(self, |pool| {
+            sqlx::query("UPDATE api_tokens SET revoked = TRUE WHERE name = $1 AND NOT revoked")
+                .bind(name)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("revoke token"))?;
+        Ok(revoked > 0)
+    }
+}
