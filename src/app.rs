@@ -19,7 +19,13 @@ impl App {
     /// Open the store named in the config and sync the config's servers into it.
     pub async fn build(config: AppConfig) -> anyhow::Result<App> {
         let store: Arc<dyn Store> = Arc::new(open_store(&config.store.location).await?);
-        Self::with_parts(config, store, Arc::new(HttpConnector::try_new()?), Arc::new(SystemClock)).await
+        Self::with_parts(
+            config,
+            store,
+            Arc::new(HttpConnector::try_new()?),
+            Arc::new(SystemClock),
+        )
+        .await
     }
 
     /// Build from given adapters (tests, the demo).
@@ -33,9 +39,16 @@ impl App {
         for server in config.servers.values() {
             store.upsert_server(server, now).await?;
         }
-        let settings = ServiceSettings { default_time_zone: config.defaults.tz(), ..ServiceSettings::default() };
+        let settings = ServiceSettings {
+            default_time_zone: config.defaults.tz(),
+            ..ServiceSettings::default()
+        };
         let service = Service::new(store.clone(), bbb, clock, settings);
-        Ok(App { config, service, store })
+        Ok(App {
+            config,
+            service,
+            store,
+        })
     }
 }
 
@@ -44,5 +57,7 @@ pub async fn open_store(location: &StoreLocation) -> anyhow::Result<SqlStore> {
         StoreLocation::Sqlite(path) => path.display().to_string(),
         StoreLocation::Postgres(url) => url.expose().to_string(),
     };
-    SqlStore::connect(&target).await.map_err(|e| anyhow::anyhow!("{e} (store: {})", location.describe()))
+    SqlStore::connect(&target)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e} (store: {})", location.describe()))
 }

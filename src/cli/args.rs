@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "schedulight", version, about = "Schedules and runs BigBlueButton meetings and Greenlight rooms")]
+#[command(
+    name = "schedulight",
+    version,
+    about = "Schedules and runs BigBlueButton meetings and Greenlight rooms"
+)]
 pub struct Cli {
     /// App-wide configuration file [default: bot-config.yml when it exists, else built-in
     /// defaults plus SCHEDULIGHT_* environment variables].
@@ -93,7 +97,11 @@ pub struct BbbSimArgs {
     #[arg(long, env = "SCHEDULIGHT_SIM_SECRET")]
     pub secret: Option<String>,
     /// Checksum algorithms the simulated server accepts.
-    #[arg(long, value_delimiter = ',', default_value = "sha1,sha256,sha384,sha512")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "sha1,sha256,sha384,sha512"
+    )]
     pub algorithms: Vec<String>,
 }
 

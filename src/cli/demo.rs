@@ -9,7 +9,9 @@ use crate::bbb::HttpConnector;
 use crate::bbb::sim::{SimConfig, SimHandle, serve};
 use crate::clock::SystemClock;
 use crate::config::AppConfig;
-use crate::domain::{Actor, ChecksumAlgorithm, MeetingSpec, Operation, Outcome, Secret, ServerSpec};
+use crate::domain::{
+    Actor, ChecksumAlgorithm, MeetingSpec, Operation, Outcome, Secret, ServerSpec,
+};
 use crate::store::{SqlStore, Store};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -35,7 +37,10 @@ pub(super) async fn bbb_sim(args: BbbSimArgs) -> anyhow::Result<ExitCode> {
     println!("  BBB_URL:    {}", handle.base_url());
     println!("  BBB_SECRET: {secret}");
     println!("  checksums:  {}", names(&allowed));
-    println!("  control:    {}sim/ (test controls, no checksum)", handle.server_url());
+    println!(
+        "  control:    {}sim/ (test controls, no checksum)",
+        handle.server_url()
+    );
     println!("Stop it with Ctrl-C.");
     shutdown_signal().await;
     handle.shutdown().await;
@@ -43,14 +48,22 @@ pub(super) async fn bbb_sim(args: BbbSimArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn names(algos: &[ChecksumAlgorithm]) -> String {
-    algos.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+    algos
+        .iter()
+        .map(|a| a.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Start a simulator and a store, then drive a meeting through the same Operation path the chat,
 /// API and CLI use.
 pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let secret = random_secret();
-    let sim = serve(SocketAddr::from(([127, 0, 0, 1], 0)), SimConfig::new(secret.clone())).await?;
+    let sim = serve(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        SimConfig::new(secret.clone()),
+    )
+    .await?;
     // The demo store lives in a temporary directory that goes away with the demo.
     let tmp = tempfile::tempdir()?;
     let location = match &args.store {
@@ -58,10 +71,17 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         None => tmp.path().join("schedulight-demo.db").display().to_string(),
     };
     let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&location).await?);
-    let app =
-        App::with_parts(AppConfig::default(), store, Arc::new(HttpConnector::try_new()?), Arc::new(SystemClock))
-            .await?;
-    println!("schedulight demo — simulated BBB at {}, store {location}\n", sim.base_url());
+    let app = App::with_parts(
+        AppConfig::default(),
+        store,
+        Arc::new(HttpConnector::try_new()?),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    println!(
+        "schedulight demo — simulated BBB at {}, store {location}\n",
+        sim.base_url()
+    );
     let ok = run_demo(&app, &sim, secret).await?;
     if !ok {
         return Ok(ExitCode::FAILURE);
@@ -77,7 +97,11 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_demo(app: &App, sim: &SimHandle, secret: String) -> anyhow::Result<bool> {
     let actor = Actor::admin("cli:demo");
-    let mut server = ServerSpec::new("demo".parse()?, sim.base_url().parse()?, Secret::new(secret));
+    let mut server = ServerSpec::new(
+        "demo".parse()?,
+        sim.base_url().parse()?,
+        Secret::new(secret),
+    );
     server.timeout_ms = 2_000;
     let mut meeting = MeetingSpec::new("demo".parse()?, server.id.clone(), "schedulight demo");
     let start = jiff::Zoned::now().checked_add(jiff::SignedDuration::from_mins(15))?;
@@ -87,9 +111,24 @@ async fn run_demo(app: &App, sim: &SimHandle, secret: String) -> anyhow::Result<
     meeting.record = Some(true);
 
     let steps = [
-        ("add the simulated server", Operation::AddServer { server: Box::new(server) }),
-        ("schedule a meeting", Operation::ScheduleMeeting { meeting: Box::new(meeting) }),
-        ("start it now", Operation::StartMeetingNow { id: "demo".parse()? }),
+        (
+            "add the simulated server",
+            Operation::AddServer {
+                server: Box::new(server),
+            },
+        ),
+        (
+            "schedule a meeting",
+            Operation::ScheduleMeeting {
+                meeting: Box::new(meeting),
+            },
+        ),
+        (
+            "start it now",
+            Operation::StartMeetingNow {
+                id: "demo".parse()?,
+            },
+        ),
     ];
     let mut links = None;
     for (what, op) in steps {
@@ -107,7 +146,10 @@ async fn run_demo(app: &App, sim: &SimHandle, secret: String) -> anyhow::Result<
     let joined = open_link(&links.moderator).await?;
     println!("  BBB answered HTTP {} → {}", joined.0, joined.1);
     println!("» meetings running now");
-    let running = app.service.execute(&actor, Operation::ShowRunningMeetings { server: None }).await;
+    let running = app
+        .service
+        .execute(&actor, Operation::ShowRunningMeetings { server: None })
+        .await;
     match &running {
         Ok(o) => print!("{}", render::outcome(o, RenderOptions::default())),
         Err(e) => print!("{}", render::error(e)),
@@ -117,7 +159,9 @@ async fn run_demo(app: &App, sim: &SimHandle, secret: String) -> anyhow::Result<
 
 /// GET a join link without following the redirect; returns status and Location.
 async fn open_link(url: &str) -> anyhow::Result<(u16, String)> {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     let resp = http.get(url).send().await?;
     let location = resp
         .headers()

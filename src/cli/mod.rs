@@ -55,16 +55,38 @@ fn meetings_op(command: MeetingsCommand) -> anyhow::Result<(Operation, RenderOpt
     let server = |s: Option<String>| s.map(|s| s.parse::<ServerId>()).transpose();
     let id = |s: String| s.parse::<MeetingId>();
     Ok(match command {
-        MeetingsCommand::Running { server: s, all: _, links } => {
-            (Operation::ShowRunningMeetings { server: server(s)? }, RenderOptions { links })
-        }
-        MeetingsCommand::Find { title, server: s, links } => {
-            (Operation::FindMeeting { title, server: server(s)? }, RenderOptions { links })
-        }
+        MeetingsCommand::Running {
+            server: s,
+            all: _,
+            links,
+        } => (
+            Operation::ShowRunningMeetings { server: server(s)? },
+            RenderOptions { links },
+        ),
+        MeetingsCommand::Find {
+            title,
+            server: s,
+            links,
+        } => (
+            Operation::FindMeeting {
+                title,
+                server: server(s)?,
+            },
+            RenderOptions { links },
+        ),
         MeetingsCommand::List => (Operation::ListMeetings, RenderOptions::default()),
-        MeetingsCommand::Status { id: i } => (Operation::MeetingStatus { id: id(i)? }, RenderOptions::default()),
-        MeetingsCommand::Start { id: i } => (Operation::StartMeetingNow { id: id(i)? }, RenderOptions::default()),
-        MeetingsCommand::End { id: i } => (Operation::EndMeeting { id: id(i)? }, RenderOptions::default()),
+        MeetingsCommand::Status { id: i } => (
+            Operation::MeetingStatus { id: id(i)? },
+            RenderOptions::default(),
+        ),
+        MeetingsCommand::Start { id: i } => (
+            Operation::StartMeetingNow { id: id(i)? },
+            RenderOptions::default(),
+        ),
+        MeetingsCommand::End { id: i } => (
+            Operation::EndMeeting { id: id(i)? },
+            RenderOptions::default(),
+        ),
     })
 }
 
@@ -73,7 +95,11 @@ async fn execute(app: &App, op: Operation, json: bool, opts: RenderOptions) -> E
     let actor = Actor::admin(local_actor());
     let result = app.service.execute(&actor, op).await;
     print_result(&result, json, opts);
-    if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 pub(crate) fn print_result(result: &Result<Outcome, OpError>, json: bool, opts: RenderOptions) {
@@ -86,7 +112,10 @@ pub(crate) fn print_result(result: &Result<Outcome, OpError>, json: bool, opts: 
 }
 
 fn local_actor() -> String {
-    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "local".into()))
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "local".into())
+    )
 }
 
 /// The explicit file, else `bot-config.yml` when present, else defaults plus environment.
@@ -108,7 +137,11 @@ async fn open_app(path: Option<&Path>) -> anyhow::Result<App> {
 
 fn check_config(config: Option<&Path>, files: Vec<PathBuf>) -> ExitCode {
     let files = if files.is_empty() {
-        vec![config.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))]
+        vec![
+            config
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG)),
+        ]
     } else {
         files
     };
@@ -122,7 +155,11 @@ fn check_config(config: Option<&Path>, files: Vec<PathBuf>) -> ExitCode {
             }
         }
     }
-    if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
@@ -163,6 +200,12 @@ pub fn init_logging(config: &AppConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.logging.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if config.logging.json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.logging.json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -19,7 +19,14 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
         Outcome::Servers { servers } => {
             let rows = servers
                 .iter()
-                .map(|s| vec![s.id.to_string(), s.url.clone(), s.checksum.to_string(), format!("{} ms", s.timeout_ms)])
+                .map(|s| {
+                    vec![
+                        s.id.to_string(),
+                        s.url.clone(),
+                        s.checksum.to_string(),
+                        format!("{} ms", s.timeout_ms),
+                    ]
+                })
                 .collect();
             out.push_str(&table(&["SERVER", "BBB_URL", "CHECKSUM", "TIMEOUT"], rows));
         }
@@ -27,10 +34,15 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
             let verb = if *created { "added" } else { "updated" };
             let _ = writeln!(out, "server '{}' {verb} ({})", server.id, server.url);
         }
-        Outcome::Meetings { meetings } if meetings.is_empty() => out.push_str("no meetings scheduled\n"),
+        Outcome::Meetings { meetings } if meetings.is_empty() => {
+            out.push_str("no meetings scheduled\n")
+        }
         Outcome::Meetings { meetings } => {
             let rows = meetings.iter().map(meeting_row).collect();
-            out.push_str(&table(&["MEETING", "NAME", "SERVER", "STARTS", "STATE"], rows));
+            out.push_str(&table(
+                &["MEETING", "NAME", "SERVER", "STARTS", "STATE"],
+                rows,
+            ));
         }
         Outcome::Meeting { meeting, created } => {
             if *created {
@@ -38,9 +50,22 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
             }
             out.push_str(&meeting_detail(meeting));
         }
-        Outcome::Started { id, server, bbb_meeting_id, already_running, links } => {
-            let how = if *already_running { "was already running" } else { "started" };
-            let _ = writeln!(out, "meeting '{id}' {how} on server '{server}' (BBB meetingID {bbb_meeting_id})");
+        Outcome::Started {
+            id,
+            server,
+            bbb_meeting_id,
+            already_running,
+            links,
+        } => {
+            let how = if *already_running {
+                "was already running"
+            } else {
+                "started"
+            };
+            let _ = writeln!(
+                out,
+                "meeting '{id}' {how} on server '{server}' (BBB meetingID {bbb_meeting_id})"
+            );
             let _ = writeln!(out, "  moderator link: {}", links.moderator);
             let _ = writeln!(out, "  viewer link:    {}", links.viewer);
             if let Some(room) = &links.room {
@@ -48,7 +73,11 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
             }
         }
         Outcome::Ended { id, was_running } => {
-            let what = if *was_running { "ended" } else { "was not running on BBB" };
+            let what = if *was_running {
+                "ended"
+            } else {
+                "was not running on BBB"
+            };
             let _ = writeln!(out, "meeting '{id}' {what}");
         }
         Outcome::Running { servers } => out.push_str(&running(servers, opts)),
@@ -70,10 +99,21 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
                     ]
                 })
                 .collect();
-            out.push_str(&table(&["RECORDING", "NAME", "STATE", "STARTED (UTC)", "PLAYBACK"], rows));
+            out.push_str(&table(
+                &["RECORDING", "NAME", "STATE", "STARTED (UTC)", "PLAYBACK"],
+                rows,
+            ));
         }
-        Outcome::RecordingsChanged { server, action, records } => {
-            let _ = writeln!(out, "{} recording(s) {action} on server '{server}'", records.len());
+        Outcome::RecordingsChanged {
+            server,
+            action,
+            records,
+        } => {
+            let _ = writeln!(
+                out,
+                "{} recording(s) {action} on server '{server}'",
+                records.len()
+            );
         }
         Outcome::Done { message } => {
             out.push_str(message);
@@ -92,7 +132,10 @@ fn meeting_row(m: &MeetingView) -> Vec<String> {
         m.spec.id.to_string(),
         m.spec.name.clone(),
         m.spec.server.to_string(),
-        m.spec.start.map(|s| crate::domain::meeting::seed_datetime::format(&s)).unwrap_or_else(|| "-".into()),
+        m.spec
+            .start
+            .map(|s| crate::domain::meeting::seed_datetime::format(&s))
+            .unwrap_or_else(|| "-".into()),
         m.phase.as_str().to_string(),
     ]
 }
@@ -100,10 +143,21 @@ fn meeting_row(m: &MeetingView) -> Vec<String> {
 fn meeting_detail(m: &MeetingView) -> String {
     let mut out = String::new();
     let s = &m.spec;
-    let _ = writeln!(out, "{} ({}) on server '{}': {}", s.name, s.id, s.server, m.phase.as_str());
+    let _ = writeln!(
+        out,
+        "{} ({}) on server '{}': {}",
+        s.name,
+        s.id,
+        s.server,
+        m.phase.as_str()
+    );
     if let Some(start) = s.start {
         let zone = s.time_zone.as_deref().unwrap_or("default zone");
-        let _ = writeln!(out, "  starts {} ({zone})", crate::domain::meeting::seed_datetime::format(&start));
+        let _ = writeln!(
+            out,
+            "  starts {} ({zone})",
+            crate::domain::meeting::seed_datetime::format(&start)
+        );
     }
     for step in &m.steps {
         let _ = writeln!(
@@ -123,17 +177,31 @@ fn running(servers: &[ServerMeetings], opts: RenderOptions) -> String {
     for s in servers {
         match (&s.meetings, &s.error) {
             (Some(list), _) if list.is_empty() => {
-                let _ = writeln!(out, "== {}: no meetings running ({} ms)", s.server, s.elapsed_ms);
+                let _ = writeln!(
+                    out,
+                    "== {}: no meetings running ({} ms)",
+                    s.server, s.elapsed_ms
+                );
             }
             (Some(list), _) => {
-                let _ = writeln!(out, "== {}: {} meeting(s) ({} ms)", s.server, list.len(), s.elapsed_ms);
+                let _ = writeln!(
+                    out,
+                    "== {}: {} meeting(s) ({} ms)",
+                    s.server,
+                    list.len(),
+                    s.elapsed_ms
+                );
                 for m in list {
                     out.push_str(&running_meeting(m, opts));
                 }
             }
             (None, err) => {
                 let why = err.as_deref().unwrap_or("no answer");
-                let _ = writeln!(out, "== {}: NOT ANSWERING — {why} ({} ms)", s.server, s.elapsed_ms);
+                let _ = writeln!(
+                    out,
+                    "== {}: NOT ANSWERING — {why} ({} ms)",
+                    s.server, s.elapsed_ms
+                );
             }
         }
     }
@@ -142,7 +210,11 @@ fn running(servers: &[ServerMeetings], opts: RenderOptions) -> String {
 
 fn running_meeting(m: &RunningMeeting, opts: RenderOptions) -> String {
     let mut out = String::new();
-    let state = if m.running { "running" } else { "created, nobody in yet" };
+    let state = if m.running {
+        "running"
+    } else {
+        "created, nobody in yet"
+    };
     let rec = if m.recording { ", recording" } else { "" };
     let _ = writeln!(
         out,
@@ -153,10 +225,12 @@ fn running_meeting(m: &RunningMeeting, opts: RenderOptions) -> String {
         m.moderators,
         m.create_time.strftime("%Y-%m-%d %H:%M UTC")
     );
-    if opts.links {
-        if let Some(links) = &m.links {
-            let _ = writeln!(out, "  JOIN_MODERATOR_URL: {}\n  JOIN_ATTENDEE_URL:  {}", links.moderator, links.viewer);
-        }
+    if let (true, Some(links)) = (opts.links, &m.links) {
+        let _ = writeln!(
+            out,
+            "  JOIN_MODERATOR_URL: {}\n  JOIN_ATTENDEE_URL:  {}",
+            links.moderator, links.viewer
+        );
     }
     out
 }
