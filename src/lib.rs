@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod greenlight;
 pub mod service;
 pub mod store;
 pub mod testkit;
