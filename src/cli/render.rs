@@ -115,6 +115,29 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
                 records.len()
             );
         }
+        Outcome::Rooms { rooms } if rooms.is_empty() => out.push_str("no rooms match\n"),
+        Outcome::Rooms { rooms } => {
+            for r in rooms {
+                out.push_str(&room(r, opts));
+            }
+        }
+        Outcome::Items {
+            operation,
+            result_id,
+            results,
+        } => {
+            let failed = results.iter().filter(|r| !r.ok).count();
+            let _ = writeln!(
+                out,
+                "{}: {} ok, {failed} failed (result #{result_id})",
+                operation.replace('_', " "),
+                results.len() - failed
+            );
+            for r in results {
+                let mark = if r.ok { "ok    " } else { "FAILED" };
+                let _ = writeln!(out, "  {mark} {}: {}", r.item, r.message);
+            }
+        }
         Outcome::Done { message } => {
             out.push_str(message);
             out.push('\n');
@@ -125,6 +148,25 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
 
 pub fn error(e: &OpError) -> String {
     format!("error: {e}\n")
+}
+
+fn room(r: &crate::domain::outcome::RoomView, opts: RenderOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "----\n{}: {}", r.owner_name, r.name);
+    let _ = writeln!(out, "Email: {}", r.owner_email);
+    let _ = writeln!(out, "Meeting Link: {}", r.link);
+    if opts.links {
+        if let Some(m) = &r.moderator_link {
+            let _ = writeln!(out, "Moderator Link: {m}");
+        }
+        if let Some(v) = &r.viewer_link {
+            let _ = writeln!(out, "Viewer Link: {v}");
+        }
+    }
+    if !r.shared_with.is_empty() {
+        let _ = writeln!(out, "Shared with: {}", r.shared_with.join(", "));
+    }
+    out
 }
 
 fn meeting_row(m: &MeetingView) -> Vec<String> {

@@ -690,9 +690,12 @@ fn command_op(
         "delete_user" => {
             let email = unique_email(ctx, e, seen_emails);
             expect_no_settings(ctx, e, name);
+            // The original deleted the user's rooms with the user; seed files keep that meaning.
             Some(Operation::DeleteUser {
                 server: server?,
                 email: email?,
+                rooms: crate::domain::operation::RoomDisposition::Delete,
+                with_recordings: false,
             })
         }
         "create_room" => create_room(ctx, server, e),
@@ -702,6 +705,7 @@ fn command_op(
             Some(Operation::DeleteRoom {
                 server: server?,
                 room: room?,
+                with_recordings: false,
             })
         }
         "rename_room" => rename_room(ctx, server, e),

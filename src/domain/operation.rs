@@ -51,6 +51,19 @@ pub struct ShareRoom {
     pub with: BTreeMap<Email, Recipient>,
 }
 
+/// What happens to a deleted user's rooms.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomDisposition {
+    /// Refuse to delete a user who owns rooms.
+    #[default]
+    Refuse,
+    /// Delete the rooms too.
+    Delete,
+    /// Give the rooms to another user.
+    TransferTo(Email),
+}
+
 /// Which rooms `room_links` reports on (seed `slCli.py -l VALUE -b COLUMN`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "by", content = "value")]
@@ -137,19 +150,43 @@ pub enum Operation {
     DeleteUser {
         server: ServerId,
         email: Email,
+        #[serde(default)]
+        rooms: RoomDisposition,
+        /// Also delete the recordings of deleted rooms (on BBB and in Greenlight); they cannot
+        /// be restored.
+        #[serde(default)]
+        with_recordings: bool,
     },
     CreateRoom(CreateRoom),
     DeleteRoom {
         server: ServerId,
         room: RoomRef,
+        #[serde(default)]
+        with_recordings: bool,
     },
+    /// Change a room's public id (the original's `rename_room`).
     RenameRoom {
         server: ServerId,
         room: RoomRef,
         new_uid: RoomRef,
     },
+    /// Change a room's name and/or options (`record`, `muteOnStart`, `guestPolicy`,
+    /// `glAnyoneCanStart`, `glAnyoneJoinAsModerator`, `glRequireAuthentication`,
+    /// `glViewerAccessCode`, `glModeratorAccessCode`, …).
+    SetRoom {
+        server: ServerId,
+        room: RoomRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        options: BTreeMap<String, String>,
+    },
     ShareRoom(ShareRoom),
     UnshareRoom(ShareRoom),
+    /// Stored per-item results of an earlier multi-item command.
+    CommandResult {
+        id: i64,
+    },
 
     // --- links and live meetings
     RoomLinks {
@@ -250,6 +287,8 @@ impl Operation {
             CreateRoom(_) => "create_room",
             DeleteRoom { .. } => "delete_room",
             RenameRoom { .. } => "rename_room",
+            SetRoom { .. } => "set_room",
+            CommandResult { .. } => "command_result",
             ShareRoom(_) => "share_room",
             UnshareRoom(_) => "unshare_room",
             RoomLinks { .. } => "room_links",
@@ -287,9 +326,10 @@ impl Operation {
             | CreateRoom(_)
             | DeleteRoom { .. }
             | RenameRoom { .. }
+            | SetRoom { .. }
             | ShareRoom(_)
             | UnshareRoom(_) => Scope::GreenlightWrite,
-            RoomLinks { .. } => Scope::MeetingsRead,
+            RoomLinks { .. } | CommandResult { .. } => Scope::MeetingsRead,
             ListRecordings { .. } => Scope::RecordingsRead,
             PublishRecordings { .. } | UnpublishRecordings { .. } | DeleteRecordings { .. } => {
                 Scope::RecordingsWrite
@@ -338,6 +378,7 @@ mod tests {
         let op = Operation::DeleteRoom {
             server: "bbb".parse().unwrap(),
             room: "abc-def-ghi".parse().unwrap(),
+            with_recordings: false,
         };
         let v = serde_json::to_value(&op).unwrap();
         assert_eq!(v["op"], "delete_room");

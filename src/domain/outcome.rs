@@ -55,6 +55,51 @@ pub struct MeetingView {
     pub steps: Vec<StepRecord>,
 }
 
+/// Outcome for one item of a multi-item command (share with several users, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemResult {
+    pub item: String,
+    pub ok: bool,
+    /// What happened, or why not ("no Greenlight user with that e-mail; create it first").
+    pub message: String,
+}
+
+impl ItemResult {
+    pub fn ok(item: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            item: item.into(),
+            ok: true,
+            message: message.into(),
+        }
+    }
+    pub fn failed(item: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            item: item.into(),
+            ok: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// A Greenlight room with its links.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomView {
+    pub server: ServerId,
+    pub id: String,
+    pub name: String,
+    pub owner_email: String,
+    pub owner_name: String,
+    /// The public room page people are invited to.
+    pub link: String,
+    /// Signed BBB join links (credentials): only for actors allowed to change meetings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderator_link: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewer_link: Option<String>,
+    pub shared_with: Vec<String>,
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingView {
     pub record_id: RecordId,
@@ -112,6 +157,15 @@ pub enum Outcome {
         server: ServerId,
         action: String,
         records: Vec<RecordId>,
+    },
+    Rooms {
+        rooms: Vec<RoomView>,
+    },
+    /// Per-item results of a command (share with several users, …), stored as `result_id`.
+    Items {
+        operation: String,
+        result_id: i64,
+        results: Vec<ItemResult>,
     },
     /// A plain confirmation, e.g. "meeting lecture disabled".
     Done {

@@ -138,6 +138,33 @@ impl fmt::Debug for BbbUrl {
     }
 }
 
+/// Which Greenlight schema a database holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GreenlightVersion {
+    V2,
+    V3,
+}
+
+/// How to reach one Greenlight (per server, or the default block in bot-config.yml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GreenlightSettings {
+    /// `None`: detect from the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<GreenlightVersion>,
+    /// `postgres://…` of Greenlight's database.
+    pub database_url: Secret,
+    /// v3: the tenant (`users.provider`, `greenlight` in single-tenant installs).
+    /// v2: the auth provider of created users (`greenlight`, `ldap`, …; the original used `ldap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Public base URL of Greenlight (`https://gl.uni.example`; v2: `https://host/b`).
+    pub link_base: String,
+    /// bcrypt cost for passwords we set (Greenlight's default is 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bcrypt_cost: Option<u32>,
+}
+
 fn default_timeout_ms() -> u64 {
     5_000
 }
@@ -195,6 +222,10 @@ pub struct ServerSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub mail_password: Option<Secret>,
+    /// The Greenlight whose rooms live on this server; the app-wide default block applies when
+    /// a server names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greenlight: Option<GreenlightSettings>,
 }
 
 impl ServerSpec {
@@ -216,6 +247,7 @@ impl ServerSpec {
             mail_server: None,
             mail_user: None,
             mail_password: None,
+            greenlight: None,
         }
     }
 
@@ -228,6 +260,7 @@ impl ServerSpec {
             timeout_ms: self.timeout_ms,
             link_base: self.link_base.clone(),
             send_emails: self.send_emails.unwrap_or(false),
+            greenlight: self.greenlight.as_ref().map(|g| g.link_base.clone()),
         }
     }
 }
@@ -240,6 +273,9 @@ pub struct ServerSummary {
     pub timeout_ms: u64,
     pub link_base: Option<String>,
     pub send_emails: bool,
+    /// Greenlight's public URL, when the server has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greenlight: Option<String>,
 }
 
 #[cfg(test)]

@@ -10,32 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Which Greenlight schema a database holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GreenlightVersion {
-    V2,
-    V3,
-}
-
-/// How to reach one Greenlight (per server, or the default block in bot-config.yml).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GreenlightSettings {
-    /// `None`: detect from the database.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<GreenlightVersion>,
-    /// `postgres://…` of Greenlight's database.
-    pub database_url: Secret,
-    /// v3: the tenant (`users.provider`, `greenlight` in single-tenant installs).
-    /// v2: the auth provider of created users (`greenlight`, `ldap`, …; the original used `ldap`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    /// Public base URL of Greenlight (`https://gl.uni.example`; v2: `https://host/b`).
-    pub link_base: String,
-    /// bcrypt cost for passwords we set (Greenlight's default is 12).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bcrypt_cost: Option<u32>,
-}
+pub use crate::domain::server::{GreenlightSettings, GreenlightVersion};
 
 /// A user to create.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,18 +77,8 @@ pub struct GlRoom {
     pub last_session: Option<jiff::Timestamp>,
 }
 
-/// What happens to a deleted user's rooms.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoomDisposition {
-    /// Refuse to delete a user who owns rooms.
-    #[default]
-    Refuse,
-    /// Delete the rooms too.
-    Delete,
-    /// Give the rooms to another user.
-    TransferTo(Email),
-}
+pub use crate::domain::operation::RoomDisposition;
+pub use crate::domain::outcome::ItemResult;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeletedUser {
@@ -138,32 +103,6 @@ pub enum RoomSearch {
     Name(String),
     OwnerEmail(Email),
     Id(RoomRef),
-}
-
-/// Outcome for one item of a multi-item command (share with several users, …).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ItemResult {
-    pub item: String,
-    pub ok: bool,
-    /// What happened, or why not ("no Greenlight user with that e-mail; create it first").
-    pub message: String,
-}
-
-impl ItemResult {
-    pub fn ok(item: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            item: item.into(),
-            ok: true,
-            message: message.into(),
-        }
-    }
-    pub fn failed(item: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            item: item.into(),
-            ok: false,
-            message: message.into(),
-        }
-    }
 }
 
 /// What `check_schema` found.

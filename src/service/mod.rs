@@ -111,11 +111,13 @@ impl Service {
             DeleteRecordings { server, records } => self.delete_recordings(server, records).await,
             ListMail { filter } => self.list_mail(*filter).await,
             DeleteMail { id } => self.delete_mail(*id).await,
+            CommandResult { id } => self.command_result(*id).await,
             CreateUser(_)
             | DeleteUser { .. }
             | CreateRoom(_)
             | DeleteRoom { .. }
             | RenameRoom { .. }
+            | SetRoom { .. }
             | ShareRoom(_)
             | UnshareRoom(_)
             | RoomLinks { .. } => Err(not_available(op, "Greenlight room and user management")),
@@ -177,6 +179,20 @@ impl Service {
             lines.join("\n")
         };
         Ok(Outcome::Done { message })
+    }
+
+    async fn command_result(&self, id: i64) -> Result<Outcome, OpError> {
+        let record = self
+            .store
+            .command_result(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| OpError::not_found("command result", format!("#{id}")))?;
+        Ok(Outcome::Items {
+            operation: record.operation,
+            result_id: record.id,
+            results: record.results,
+        })
     }
 
     async fn delete_mail(&self, id: i64) -> Result<Outcome, OpError> {

@@ -8,8 +8,8 @@ use crate::domain::{
     MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, Job, JobState, MailState, NewJob, NewMail, OutboxMail, Store, StoreError,
-    StoredMeeting,
+    ApiToken, AuditEntry, CommandResultRecord, Job, JobState, MailState, NewJob, NewMail,
+    OutboxMail, Store, StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -39,6 +39,7 @@ struct State {
     jobs: BTreeMap<i64, StoredJob>,
     mails: BTreeMap<i64, OutboxMail>,
     audit: Vec<AuditEntry>,
+    command_results: BTreeMap<i64, CommandResultRecord>,
     tokens: BTreeMap<i64, ApiToken>,
     last_step: u64,
     last_job: i64,
@@ -500,6 +501,36 @@ impl Store for MemoryStore {
             .into_iter()
             .take(limit as usize)
             .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    // --- command results
+
+    async fn save_command_result(&self, record: &CommandResultRecord) -> Result<i64, StoreError> {
+        let mut st = self.lock();
+        let id = st.command_results.keys().next_back().copied().unwrap_or(0) + 1;
+        let mut record = record.clone();
+        record.id = id;
+        record.at = us(record.at);
+        st.command_results.insert(id, record);
+        Ok(id)
+    }
+
+    async fn command_result(&self, id: i64) -> Result<Option<CommandResultRecord>, StoreError> {
+        Ok(self.lock().command_results.get(&id).cloned())
+    }
+
+    async fn list_command_results(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<CommandResultRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .command_results
+            .values()
+            .rev()
+            .take(limit as usize)
+            .cloned()
             .collect())
     }
 

@@ -121,6 +121,18 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+/// The stored outcome of a multi-item command (the original only logged these).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandResultRecord {
+    /// Assigned by the store; ignored when saving.
+    pub id: i64,
+    pub at: Timestamp,
+    pub actor: String,
+    pub operation: String,
+    pub target: Option<String>,
+    pub results: Vec<crate::domain::outcome::ItemResult>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiToken {
     pub id: i64,
@@ -231,6 +243,16 @@ pub trait Store: Send + Sync {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// Newest first.
     async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    // --- command results
+    /// Store the per-item results of a command; returns its id.
+    async fn save_command_result(&self, record: &CommandResultRecord) -> Result<i64, StoreError>;
+    async fn command_result(&self, id: i64) -> Result<Option<CommandResultRecord>, StoreError>;
+    /// Newest first.
+    async fn list_command_results(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<CommandResultRecord>, StoreError>;
 
     // --- API tokens
     async fn create_token(

@@ -27,15 +27,16 @@ mod rows;
 pub use error::redact_location;
 
 use self::rows::{
-    AuditRow, JobRow, MailRow, MeetingRow, ServerRow, StepRow, TokenRow, job_columns, mail_columns,
-    micros, to_json, token_columns,
+    AuditRow, CommandResultRow, JobRow, MailRow, MeetingRow, ServerRow, StepRow, TokenRow,
+    job_columns, mail_columns, micros, to_json, token_columns,
 };
 use crate::domain::operation::MailFilter;
 use crate::domain::{
     MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, Job, NewJob, NewMail, OutboxMail, Store, StoreError, StoredMeeting,
+    ApiToken, AuditEntry, CommandResultRecord, Job, NewJob, NewMail, OutboxMail, Store, StoreError,
+    StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -917,6 +918,58 @@ impl Store for SqlStore {
         })
         .map_err(error::statement("read audit log"))?;
         rows.into_iter().map(AuditRow::into_entry).collect()
+    }
+
+    // --- command results
+
+    async fn save_command_result(&self, record: &CommandResultRecord) -> Result<i64, StoreError> {
+        let results = to_json("command results", &record.results)?;
+        with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO command_results (at, actor, operation, target, results) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(micros(record.at))
+            .bind(&record.actor)
+            .bind(&record.operation)
+            .bind(record.target.as_deref())
+            .bind(&results)
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(error::statement("save command result"))
+    }
+
+    async fn command_result(&self, id: i64) -> Result<Option<CommandResultRecord>, StoreError> {
+        let row = with_pool!(self, |pool| {
+            sqlx::query_as::<_, CommandResultRow>(
+                "SELECT id, at, actor, operation, target, results FROM command_results WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(error::statement("read command result"))?;
+        row.map(CommandResultRow::into_record).transpose()
+    }
+
+    async fn list_command_results(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<CommandResultRecord>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, CommandResultRow>(
+                "SELECT id, at, actor, operation, target, results FROM command_results \
+                 ORDER BY id DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("list command results"))?;
+        rows.into_iter()
+            .map(CommandResultRow::into_record)
+            .collect()
     }
 
     // --- API tokens

@@ -295,3 +295,27 @@ impl TokenRow {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CommandResultRow {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub operation: String,
+    pub target: Option<String>,
+    pub results: String,
+}
+
+impl CommandResultRow {
+    pub fn into_record(self) -> Result<crate::store::CommandResultRecord, StoreError> {
+        let what = format!("command result {}", self.id);
+        Ok(crate::store::CommandResultRecord {
+            id: self.id,
+            at: time(&what, self.at)?,
+            actor: self.actor,
+            operation: self.operation,
+            target: self.target,
+            results: from_json(&what, &self.results)?,
+        })
+    }
+}

@@ -1,0 +1,10 @@
+-- Per-item results of multi-item commands (share with several users, …): the original tool
+-- only logged them.
+CREATE TABLE command_results (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        BIGINT  NOT NULL,
+    actor     TEXT    NOT NULL,
+    operation TEXT    NOT NULL,
+    target    TEXT,
+    results   TEXT    NOT NULL
+);
