@@ -422,6 +422,11 @@ pub mod seed_datetime {
 
     pub fn serialize<S: Serializer>(v: &Option<DateTime>, s: S) -> Result<S::Ok, S::Error> {
         match v {
+            // Seconds only when there are any: the seed's format stays as it was, and a start
+            // given with seconds (accepted by `parse`) survives a round trip through the store.
+            Some(dt) if dt.second() != 0 => {
+                s.serialize_str(&dt.strftime("%Y-%m-%d %H:%M:%S").to_string())
+            }
             Some(dt) => s.serialize_str(&format(dt)),
             None => s.serialize_none(),
         }

@@ -1,10 +1,30 @@
 //! Server operations.
 
 use super::{Service, internal};
-use crate::domain::{OpError, Outcome, ServerId, ServerSpec};
+use crate::domain::{MeetingPhase, OpError, Outcome, ServerId, ServerSpec};
+use std::ops::RangeInclusive;
+
+/// Per-request timeouts a server may have; the same range `bot-config.yml` accepts. Without it a
+/// server added at run time could get `0`, which the HTTP client takes as "no limit" while the
+/// fan-out over servers gives up after the grace period.
+const TIMEOUT_RANGE_MS: RangeInclusive<u64> = 100..=600_000;
+
+fn check_server(server: &ServerSpec) -> Result<(), OpError> {
+    if TIMEOUT_RANGE_MS.contains(&server.timeout_ms) {
+        return Ok(());
+    }
+    Err(OpError::Invalid(format!(
+        "timeoutMs {} of server '{}' is out of range; use {} to {} milliseconds (default 5000)",
+        server.timeout_ms,
+        server.id,
+        TIMEOUT_RANGE_MS.start(),
+        TIMEOUT_RANGE_MS.end()
+    )))
+}
 
 impl Service {
     pub(super) async fn add_server(&self, server: &ServerSpec) -> Result<Outcome, OpError> {
+        check_server(server)?;
         if self
             .store
             .get_server(&server.id)
@@ -29,6 +49,7 @@ impl Service {
 
     pub(super) async fn update_server(&self, server: &ServerSpec) -> Result<Outcome, OpError> {
         self.server(&server.id).await?;
+        check_server(server)?;
         self.store
             .upsert_server(server, self.clock.now())
             .await
@@ -47,7 +68,8 @@ impl Service {
             .await
             .map_err(internal)?
             .into_iter()
-            .filter(|m| &m.spec.server == id)
+            // Cancelled meetings are history; the refusal below tells the admin to cancel.
+            .filter(|m| &m.spec.server == id && m.phase != MeetingPhase::Cancelled)
             .map(|m| m.spec.id.to_string())
             .collect();
         if !users.is_empty() {

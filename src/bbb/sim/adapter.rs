@@ -1,16 +1,20 @@
 //! `SimBbb`: the `Bbb` trait straight onto the simulator core, no HTTP. Requests are turned into
 //! the same parameters a client would send, so the rules are exactly those of the HTTP API.
+//! `SimConnector`: a `BbbConnector` handing out `SimBbb`s for registered servers.
 
 use super::model::{SimMeeting, SimParticipant, SimRecording};
 use super::{Params, Simulator};
 use crate::bbb::checksum::{encode_query, sign_query};
 use crate::bbb::{
-    Attendee, Bbb, BbbError, CreateParams, CreatedMeeting, JoinAuth, JoinParams, MeetingInfo,
-    PlaybackFormat, Recording, RecordingsQuery,
+    Attendee, Bbb, BbbConnector, BbbError, CreateParams, CreatedMeeting, JoinAuth, JoinParams,
+    MeetingInfo, PlaybackFormat, Recording, RecordingsQuery,
 };
-use crate::domain::{BbbMeetingId, ChecksumAlgorithm, RecordId};
+use crate::domain::{
+    BbbMeetingId, BbbUrl, ChecksumAlgorithm, RecordId, Secret, ServerId, ServerSpec,
+};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// In-memory BBB for unit tests. Honours the simulator's faults: latency is slept, injected
@@ -394,6 +398,153 @@ impl Bbb for SimBbb {
     }
 }
 
+/// A [`BbbConnector`] over registered simulators: the in-memory fake for fast service tests.
+///
+/// A server is matched by id and gets a [`SimBbb`] with the server's checksum algorithm and
+/// timeout. Like a real server, the simulator refuses every call (`checksumError`) when the
+/// server's secret differs from its own or its algorithm is not allowed; a server without a
+/// registered simulator is unreachable.
+#[derive(Debug, Clone, Default)]
+pub struct SimConnector {
+    sims: Arc<RwLock<BTreeMap<ServerId, Simulator>>>,
+}
+
+impl SimConnector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serve `server_id` from `simulator`, replacing an earlier registration. Clones of this
+    /// connector (e.g. the one inside a service) see it at once.
+    pub fn register(&self, server_id: ServerId, simulator: Simulator) {
+        self.sims
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(server_id, simulator);
+    }
+
+    /// Forget a server: it is unreachable from now on.
+    pub fn unregister(&self, server_id: &ServerId) -> Option<Simulator> {
+        self.sims
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(server_id)
+    }
+
+    pub fn simulator(&self, server_id: &ServerId) -> Option<Simulator> {
+        self.sims
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(server_id)
+            .cloned()
+    }
+}
+
+impl BbbConnector for SimConnector {
+    fn connect(&self, server: &ServerSpec) -> Arc<dyn Bbb> {
+        let Some(sim) = self.simulator(&server.id) else {
+            let why = format!("no simulated BBB server is registered for '{}'", server.id);
+            return Arc::new(Refusing::new(server, BbbError::Unreachable(why)));
+        };
+        if let Some(error) = refusal(&sim, server) {
+            return Arc::new(Refusing::new(server, error));
+        }
+        Arc::new(
+            SimBbb::new(sim)
+                .with_algorithm(server.checksum)
+                .with_timeout_ms(server.timeout_ms),
+        )
+    }
+}
+
+/// The answer the simulator would give every signed call of `server`: `checksumError` when the
+/// secret differs or the algorithm is not allowed. An empty simulator secret checks nothing,
+/// as on a real server.
+fn refusal(sim: &Simulator, server: &ServerSpec) -> Option<BbbError> {
+    let cfg = sim.config();
+    if cfg.secret.is_empty() {
+        return None;
+    }
+    let accepted = cfg.secret == server.secret.expose() && cfg.allowed.contains(&server.checksum);
+    (!accepted).then(|| BbbError::Checksum {
+        message: "Checksums do not match".into(),
+    })
+}
+
+/// A server the connector cannot talk to: every call fails with the same error. Join URLs are
+/// still signed with the server's own URL, secret and algorithm, as the HTTP client does.
+#[derive(Debug)]
+struct Refusing {
+    url: BbbUrl,
+    secret: Secret,
+    algorithm: ChecksumAlgorithm,
+    error: BbbError,
+}
+
+impl Refusing {
+    fn new(server: &ServerSpec, error: BbbError) -> Self {
+        Self {
+            url: server.url.clone(),
+            secret: server.secret.clone(),
+            algorithm: server.checksum,
+            error,
+        }
+    }
+
+    fn fail<T>(&self) -> Result<T, BbbError> {
+        Err(self.error.clone())
+    }
+}
+
+#[async_trait]
+impl Bbb for Refusing {
+    async fn create(&self, _: &CreateParams) -> Result<CreatedMeeting, BbbError> {
+        self.fail()
+    }
+
+    fn join_url(&self, params: &JoinParams) -> String {
+        let query = encode_query(&join_pairs(params));
+        let signed = sign_query(self.algorithm, "join", &query, self.secret.expose());
+        format!("{}?{signed}", self.url.call("join"))
+    }
+
+    async fn end(&self, _: &BbbMeetingId) -> Result<(), BbbError> {
+        self.fail()
+    }
+
+    async fn is_meeting_running(&self, _: &BbbMeetingId) -> Result<bool, BbbError> {
+        self.fail()
+    }
+
+    async fn get_meeting_info(&self, _: &BbbMeetingId) -> Result<MeetingInfo, BbbError> {
+        self.fail()
+    }
+
+    async fn get_meetings(&self) -> Result<Vec<MeetingInfo>, BbbError> {
+        self.fail()
+    }
+
+    async fn get_recordings(&self, _: &RecordingsQuery) -> Result<Vec<Recording>, BbbError> {
+        self.fail()
+    }
+
+    async fn publish_recordings(&self, _: &[RecordId], _: bool) -> Result<bool, BbbError> {
+        self.fail()
+    }
+
+    async fn update_recordings(
+        &self,
+        _: &[RecordId],
+        _: &BTreeMap<String, String>,
+    ) -> Result<bool, BbbError> {
+        self.fail()
+    }
+
+    async fn delete_recordings(&self, _: &[RecordId]) -> Result<bool, BbbError> {
+        self.fail()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,5 +644,98 @@ mod tests {
         assert_eq!(bbb.get_meetings().await, Err(BbbError::Timeout(1234)));
         sim.resume();
         assert!(bbb.get_meetings().await.is_ok());
+    }
+
+    fn spec(id: &str, secret: &str, algo: ChecksumAlgorithm) -> ServerSpec {
+        let mut s = ServerSpec::new(
+            id.parse().expect("server id"),
+            "http://bbb-sim.invalid/bigbluebutton/api/"
+                .parse()
+                .expect("url"),
+            Secret::new(secret),
+        );
+        s.checksum = algo;
+        s.timeout_ms = 777;
+        s
+    }
+
+    #[tokio::test]
+    async fn connector_serves_registered_servers_with_their_settings() {
+        let connector = SimConnector::new();
+        let sim = Simulator::new(
+            SimConfig::new("secret")
+                .with_allowed(&[ChecksumAlgorithm::Sha384, ChecksumAlgorithm::Sha512]),
+        );
+        connector.register("a".parse().expect("id"), sim.clone());
+        let bbb = connector.connect(&spec("a", "secret", ChecksumAlgorithm::Sha384));
+        bbb.create(&CreateParams {
+            meeting_id: Some(id("room-3")),
+            name: "Room three".into(),
+            ..CreateParams::default()
+        })
+        .await
+        .expect("create");
+        let url = bbb.join_url(&JoinParams::new(
+            id("room-3"),
+            "Ann",
+            JoinAuth::Role(Role::Moderator),
+        ));
+        let checksum = url.rsplit("checksum=").next().expect("checksum");
+        assert_eq!(checksum.len(), ChecksumAlgorithm::Sha384.hex_len());
+        sim.join_from_url(&url)
+            .expect("the simulator accepts the link");
+        sim.hang();
+        assert_eq!(bbb.get_meetings().await, Err(BbbError::Timeout(777)));
+    }
+
+    #[tokio::test]
+    async fn connector_refuses_like_a_server_would() {
+        let connector = SimConnector::new();
+        let sim =
+            Simulator::new(SimConfig::new("secret").with_allowed(&[ChecksumAlgorithm::Sha256]));
+        connector.register("a".parse().expect("id"), sim.clone());
+        let checksum_error =
+            |r: Result<Vec<MeetingInfo>, BbbError>| matches!(r, Err(BbbError::Checksum { .. }));
+        let wrong_secret = connector.connect(&spec("a", "other", ChecksumAlgorithm::Sha256));
+        assert!(checksum_error(wrong_secret.get_meetings().await));
+        let wrong_algo = connector.connect(&spec("a", "secret", ChecksumAlgorithm::Sha1));
+        assert!(checksum_error(wrong_algo.get_meetings().await));
+        let unknown = connector.connect(&spec("b", "secret", ChecksumAlgorithm::Sha256));
+        assert!(matches!(
+            unknown.get_meetings().await,
+            Err(BbbError::Unreachable(why)) if why.contains("'b'")
+        ));
+        // Join links are still signed with the server's own settings, so the simulator refuses
+        // the one made with the wrong secret.
+        bbb_create(&sim).await;
+        let url = wrong_secret.join_url(&JoinParams::new(
+            id("room-4"),
+            "Eve",
+            JoinAuth::Role(Role::Viewer),
+        ));
+        assert!(url.starts_with("http://bbb-sim.invalid/bigbluebutton/api/join?"));
+        assert!(matches!(
+            sim.join_from_url(&url),
+            Err(crate::bbb::sim::SimError::Api(f)) if f.key == "checksumError"
+        ));
+        assert!(connector.unregister(&"a".parse().expect("id")).is_some());
+        assert!(matches!(
+            connector
+                .connect(&spec("a", "secret", ChecksumAlgorithm::Sha256))
+                .get_meetings()
+                .await,
+            Err(BbbError::Unreachable(_))
+        ));
+    }
+
+    async fn bbb_create(sim: &Simulator) {
+        SimBbb::new(sim.clone())
+            .create(&CreateParams {
+                meeting_id: Some(id("room-4")),
+                name: "Room four".into(),
+                ..CreateParams::default()
+            })
+            .await
+            .expect("create");
     }
 }

@@ -42,7 +42,7 @@ mod model;
 mod params;
 mod xml;
 
-pub use adapter::SimBbb;
+pub use adapter::{SimBbb, SimConnector};
 pub use callbacks::{CallbackRecord, jwt_hs256};
 pub use http::{SimHandle, serve, serve_simulator};
 pub use model::{
