@@ -1082,6 +1082,8 @@ async fn greenlight_not_available(h: Harness) {
         Operation::DeleteUser {
             server: server.clone(),
             email: email("newbie@uni.example"),
+            rooms: Default::default(),
+            with_recordings: false,
         },
         Operation::CreateRoom(CreateRoom {
             server: server.clone(),
@@ -1093,6 +1095,7 @@ async fn greenlight_not_available(h: Harness) {
         Operation::DeleteRoom {
             server: server.clone(),
             room: room.clone(),
+            with_recordings: false,
         },
         Operation::RenameRoom {
             server: server.clone(),
