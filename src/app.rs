@@ -52,6 +52,18 @@ impl App {
     }
 }
 
+impl App {
+    /// What the BBB callback endpoints need.
+    pub fn callback_state(&self) -> crate::callbacks::CallbackState {
+        crate::callbacks::CallbackState {
+            store: self.store.clone(),
+            greenlight: self.service.greenlight_connector(),
+            default_greenlight: self.service.settings().default_greenlight.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
 pub async fn open_store(location: &StoreLocation) -> anyhow::Result<SqlStore> {
     let target = match location {
         StoreLocation::Sqlite(path) => path.display().to_string(),

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod bbb;
+pub mod callbacks;
 pub mod cli;
 pub mod clock;
 pub mod config;

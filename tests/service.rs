@@ -1078,6 +1078,7 @@ async fn greenlight_not_available(h: Harness) {
             password: Some(Secret::new(password.clone())),
             role: UserRole::User,
             provider: None,
+            external_id: None,
         }),
         Operation::DeleteUser {
             server: server.clone(),

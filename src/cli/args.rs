@@ -40,6 +40,21 @@ pub enum Command {
         #[command(subcommand)]
         command: MeetingsCommand,
     },
+    /// Greenlight users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Greenlight rooms: create, delete, rename, set options, share, links.
+    Rooms {
+        #[command(subcommand)]
+        command: RoomsCommand,
+    },
+    /// Stored per-item results of earlier commands.
+    Results {
+        /// The result number printed by the command.
+        id: i64,
+    },
     /// Serve a simulated BBB server (for trying things out and for tests).
     BbbSim(BbbSimArgs),
     /// Start a simulated BBB server and a local store, create and start a demo meeting, print
@@ -83,6 +98,136 @@ pub enum MeetingsCommand {
     Start { id: String },
     /// End the meeting on BBB.
     End { id: String },
+}
+
+/// Which server's Greenlight to act on.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArg {
+    /// Server id; may be left out when only one server is configured.
+    #[arg(long, short)]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a Greenlight user (an external/OIDC user when no password is given).
+    Create {
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Read the password from this file (first line); never put it on the command line.
+        #[arg(long, conflicts_with = "password_stdin")]
+        password_file: Option<std::path::PathBuf>,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Role name (default: Greenlight's default role).
+        #[arg(long)]
+        role: Option<String>,
+        /// The user's id at the identity provider (OIDC subject, LDAP DN).
+        #[arg(long)]
+        external_id: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Delete a Greenlight user; refused while the user owns rooms unless told what to do with them.
+    Delete {
+        email: String,
+        /// Delete the user's rooms too.
+        #[arg(long, conflicts_with = "transfer_rooms_to")]
+        delete_rooms: bool,
+        /// Give the user's rooms to this user.
+        #[arg(long)]
+        transfer_rooms_to: Option<String>,
+        /// With --delete-rooms: also delete their recordings (cannot be restored).
+        #[arg(long, requires = "delete_rooms")]
+        with_recordings: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoomsCommand {
+    /// Create a room for an existing user.
+    Create {
+        name: String,
+        #[arg(long)]
+        owner: String,
+        /// Custom room id (the original's roomUID); Greenlight's format when absent.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        access_code: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Delete a room with its options and shares; its running meeting is ended.
+    Delete {
+        room: String,
+        /// Also delete its recordings, on BBB and in Greenlight (cannot be restored).
+        #[arg(long)]
+        with_recordings: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Give a room a new id (its short URL).
+    Rename {
+        room: String,
+        new_id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Set a room's name and options: `rooms set abc-def-ghi record=true guestPolicy=ASK_MODERATOR`.
+    Set {
+        room: String,
+        /// OPTION=VALUE pairs (record, muteOnStart, guestPolicy, glAnyoneCanStart,
+        /// glAnyoneJoinAsModerator, glRequireAuthentication, glViewerAccessCode,
+        /// glModeratorAccessCode, …).
+        options: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Share a room with one or more users.
+    Share {
+        room: String,
+        #[arg(required = true)]
+        users: Vec<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Take a room's share away from one or more users.
+    Unshare {
+        room: String,
+        #[arg(required = true)]
+        users: Vec<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Rooms with their links, by name, owner or id (the original's -l/-b), or those of
+    /// scheduled meetings.
+    Links {
+        #[arg(long, value_enum, default_value = "name")]
+        by: LinksBy,
+        /// What to look for; not needed with --by meetings.
+        value: Option<String>,
+        /// Also print moderator and viewer join links.
+        #[arg(long)]
+        links: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LinksBy {
+    Name,
+    Owner,
+    Id,
+    Meetings,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod args;
 mod demo;
+mod greenlight;
 pub mod render;
 
 pub use args::Cli;
@@ -42,6 +43,26 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = open_app(cli.config.as_deref()).await?;
             let ServersCommand::List = command;
             Ok(execute(&app, Operation::ListServers, json, RenderOptions::default()).await)
+        }
+        Command::Users { command } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            let op = greenlight::users_op(&app, command).await?;
+            Ok(execute(&app, op, json, RenderOptions::default()).await)
+        }
+        Command::Rooms { command } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            let (op, opts) = greenlight::rooms_op(&app, command).await?;
+            Ok(execute(&app, op, json, opts).await)
+        }
+        Command::Results { id } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            Ok(execute(
+                &app,
+                Operation::CommandResult { id },
+                json,
+                RenderOptions::default(),
+            )
+            .await)
         }
         Command::Meetings { command } => {
             let app = open_app(cli.config.as_deref()).await?;
@@ -165,13 +186,21 @@ fn check_config(config: Option<&Path>, files: Vec<PathBuf>) -> ExitCode {
 async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     let app = App::build(config).await?;
     let servers = app.store.list_servers().await?.len();
+    let listen = app.config.api.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (api.listen): {e}"))?;
+    let router = crate::callbacks::router(app.callback_state());
     tracing::info!(
         store = %app.config.store.location.describe(),
         servers,
+        %listen,
         "schedulight is running; stop it with Ctrl-C or SIGTERM"
     );
-    shutdown_signal().await;
-    tracing::info!("shutting down");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -777,6 +777,7 @@ fn create_user(
         password,
         role: role.unwrap_or_default(),
         provider,
+        external_id: None,
     }))
 }
 

@@ -30,6 +30,10 @@ pub struct CreateUser {
     /// Authentication provider (seed default `ldap`; Greenlight's own accounts are `greenlight`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// The user's id at the identity provider (v3 OIDC subject, v2 social_uid / LDAP DN), so
+    /// a pre-created user is recognised at first login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 //! room_settings JSON, home rooms).
 
 pub mod common;
+pub mod connector;
 
 use crate::domain::{Email, RoomRef, Secret};
 use async_trait::async_trait;
@@ -208,4 +209,53 @@ pub trait Greenlight: Send + Sync {
     ) -> Result<(), GreenlightError>;
     /// BBB ended the room's meeting (v3 `online = false`).
     async fn meeting_ended(&self, meeting_id: &str) -> Result<(), GreenlightError>;
+}
+
+/// Opens (and may cache) the Greenlight of a server.
+#[async_trait]
+pub trait GreenlightConnector: Send + Sync {
+    async fn open(
+        &self,
+        settings: &GreenlightSettings,
+    ) -> Result<std::sync::Arc<dyn Greenlight>, GreenlightError>;
+}
+
+/// Public room link: v3 `<base>/rooms/<id>/join`, or the short `<base>/<id>` that Greenlight's
+/// router only knows for ids of three or four groups of three; v2 `<link_base>/<uid>`.
+pub fn room_link(version: GreenlightVersion, base: &str, friendly_id: &str) -> String {
+    let base = base.trim_end_matches('/');
+    match version {
+        GreenlightVersion::V2 => format!("{base}/{friendly_id}"),
+        GreenlightVersion::V3 if short_id(friendly_id) => format!("{base}/{friendly_id}"),
+        GreenlightVersion::V3 => format!("{base}/rooms/{friendly_id}/join"),
+    }
+}
+
+fn short_id(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    (3..=4).contains(&groups.len())
+        && groups
+            .iter()
+            .all(|g| g.len() == 3 && g.chars().all(|c| c.is_alphanumeric() || c == '_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links() {
+        assert_eq!(
+            room_link(GreenlightVersion::V3, "https://gl.x/", "abc-def-ghi-jkl"),
+            "https://gl.x/abc-def-ghi-jkl"
+        );
+        assert_eq!(
+            room_link(GreenlightVersion::V3, "https://gl.x", "lecture-2026"),
+            "https://gl.x/rooms/lecture-2026/join"
+        );
+        assert_eq!(
+            room_link(GreenlightVersion::V2, "https://gl.x/b", "ada-x2y-z3w"),
+            "https://gl.x/b/ada-x2y-z3w"
+        );
+    }
 }

@@ -131,8 +131,10 @@ impl Service {
             )));
         }
         let server = self.server(&m.spec.server).await?;
+        let room = self.meeting_room(&m.spec).await?;
+        let (bbb_id, params) = self.room_create_params(&m.spec, &server, room.as_ref())?;
         let bbb = self.connect(&server);
-        let created = match bbb.create(&create_params(&m.spec)).await {
+        let created = match bbb.create(&params).await {
             Ok(c) => c,
             Err(e) => {
                 self.step(
@@ -145,6 +147,15 @@ impl Service {
                 return Err(bbb_error(&server.id, e));
             }
         };
+        if let Some((t, r)) = &room {
+            // Greenlight's own join buttons carry last_session as createTime (greenlight.md §6.2).
+            if let Err(e) =
+                t.gl.meeting_started(&r.meeting_id, created.create_time)
+                    .await
+            {
+                tracing::warn!(meeting = %id, error = %e, "could not update the Greenlight room");
+            }
+        }
         let (code, msg) = if created.has_user_joined {
             (220, "meeting started, users joined")
         } else {
@@ -152,19 +163,100 @@ impl Service {
         };
         self.step(id, "status", code, msg).await?;
         self.set_phase(id, MeetingPhase::Started).await?;
+        let room_link = match &room {
+            Some((t, r)) => Some(crate::greenlight::room_link(
+                t.gl.version(),
+                &t.settings.link_base,
+                &r.friendly_id,
+            )),
+            None => super::params::room_link(&server, &m.spec),
+        };
         Ok(Outcome::Started {
             id: id.clone(),
             server: server.id.clone(),
-            bbb_meeting_id: m.spec.effective_bbb_id(),
+            bbb_meeting_id: bbb_id.clone(),
             already_running: created.duplicate,
-            links: join_links(bbb.as_ref(), &m.spec, &server, &created),
+            links: join_links(bbb.as_ref(), &m.spec, &bbb_id, room_link, &created),
         })
+    }
+
+    /// The meeting's Greenlight room (`meetingUID`, or the owner's home room with
+    /// `useHomeRoom`), when its server has a Greenlight.
+    async fn meeting_room(
+        &self,
+        spec: &MeetingSpec,
+    ) -> Result<Option<(super::greenlight::GlTarget, crate::greenlight::GlRoom)>, OpError> {
+        let home = spec.use_home_room == Some(true);
+        if spec.room.is_none() && !home {
+            return Ok(None);
+        }
+        let server = self.server(&spec.server).await?;
+        if server.greenlight.is_none() && self.settings.default_greenlight.is_none() {
+            return Ok(None);
+        }
+        let t = self.greenlight(&spec.server).await?;
+        let gl_err = |e| super::greenlight::gl_error(&spec.server, e);
+        let room = match (&spec.room, &spec.owner) {
+            (_, Some(owner)) if home => t.gl.home_room(&owner.email).await.map_err(gl_err)?,
+            (Some(r), _) => t.gl.find_room(r).await.map_err(gl_err)?.ok_or_else(|| {
+                OpError::not_found_hint(
+                    "room",
+                    r,
+                    " in Greenlight; create it (rooms create) or fix meetingUID",
+                )
+            })?,
+            (None, _) => {
+                return Err(OpError::Invalid(
+                    "useHomeRoom needs an owner with an e-mail".into(),
+                ));
+            }
+        };
+        Ok(Some((t, room)))
+    }
+
+    /// Create parameters; for a Greenlight room its meetingID, its callbacks and (v2) passwords.
+    fn room_create_params(
+        &self,
+        spec: &MeetingSpec,
+        server: &crate::domain::ServerSpec,
+        room: Option<&(super::greenlight::GlTarget, crate::greenlight::GlRoom)>,
+    ) -> Result<(crate::domain::BbbMeetingId, crate::bbb::CreateParams), OpError> {
+        let mut params = create_params(spec);
+        let Some((t, r)) = room else {
+            return Ok((spec.effective_bbb_id(), params));
+        };
+        let bbb_id = crate::domain::BbbMeetingId::try_from(r.meeting_id.as_str())
+            .map_err(|e| OpError::Invalid(format!("Greenlight room {}: {e}", r.friendly_id)))?;
+        params.meeting_id = Some(bbb_id.clone());
+        let callbacks = match &self.settings.callback_base {
+            Some(base) => Some(crate::callbacks::callback_urls(base, &server.id)),
+            None => {
+                crate::callbacks::greenlight_callback_urls(t.gl.version(), &t.settings.link_base)
+            }
+        };
+        if let Some((ended, ready)) = callbacks {
+            params.meta.insert("endCallbackUrl".into(), ended);
+            params.meta.insert("bbb-recording-ready-url".into(), ready);
+        }
+        params
+            .meta
+            .insert("bbb-context-id".into(), r.friendly_id.clone());
+        if t.gl.version() == crate::greenlight::GreenlightVersion::V2 {
+            params.moderator_pw = r.moderator_pw.as_ref().map(|p| p.expose().to_string());
+            params.attendee_pw = r.attendee_pw.as_ref().map(|p| p.expose().to_string());
+        }
+        Ok((bbb_id, params))
     }
 
     pub(super) async fn end_meeting(&self, id: &MeetingId) -> Result<Outcome, OpError> {
         let m = self.meeting(id).await?;
         let server = self.server(&m.spec.server).await?;
-        let was_running = match self.connect(&server).end(&m.spec.effective_bbb_id()).await {
+        let bbb_id = match self.meeting_room(&m.spec).await? {
+            Some((_, r)) => crate::domain::BbbMeetingId::try_from(r.meeting_id.as_str())
+                .map_err(|e| OpError::Invalid(e.to_string()))?,
+            None => m.spec.effective_bbb_id(),
+        };
+        let was_running = match self.connect(&server).end(&bbb_id).await {
             Ok(()) => true,
             Err(BbbError::NotFound { .. }) => false,
             Err(e) => {

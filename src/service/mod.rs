@@ -1,6 +1,7 @@
 //! The one place that executes operations: `Service::execute(actor, op)` checks the actor's
 //! permission, runs the operation against the adapters, and writes the audit log.
 
+mod greenlight;
 mod live;
 mod meetings;
 mod params;
@@ -9,6 +10,7 @@ mod servers;
 use crate::bbb::{Bbb, BbbConnector, BbbError};
 use crate::clock::Clock;
 use crate::domain::{Actor, OpError, Operation, Outcome, ServerId, ServerSpec};
+use crate::greenlight::GreenlightConnector;
 use crate::store::{AuditEntry, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,11 @@ pub struct ServiceSettings {
     pub default_time_zone: jiff::tz::TimeZone,
     /// Extra time allowed for a fan-out over all servers beyond each server's own timeout.
     pub fan_out_grace: Duration,
+    /// The Greenlight of servers that name none.
+    pub default_greenlight: Option<crate::greenlight::GreenlightSettings>,
+    /// Public URL of this daemon, for BBB callbacks; without it, Greenlight rooms get
+    /// Greenlight's own callback URLs.
+    pub callback_base: Option<String>,
 }
 
 impl Default for ServiceSettings {
@@ -29,6 +36,8 @@ impl Default for ServiceSettings {
         Self {
             default_time_zone: jiff::tz::TimeZone::system(),
             fan_out_grace: Duration::from_millis(50),
+            default_greenlight: None,
+            callback_base: None,
         }
     }
 }
@@ -39,6 +48,7 @@ pub struct Service {
     store: Arc<dyn Store>,
     bbb: Arc<dyn BbbConnector>,
     clock: Arc<dyn Clock>,
+    greenlight: Arc<dyn GreenlightConnector>,
     settings: ServiceSettings,
 }
 
@@ -49,16 +59,32 @@ impl Service {
         clock: Arc<dyn Clock>,
         settings: ServiceSettings,
     ) -> Self {
+        let greenlight = Arc::new(crate::greenlight::connector::PgConnector::new());
         Self {
             store,
             bbb,
             clock,
+            greenlight,
             settings,
         }
     }
 
+    /// Use another way to reach Greenlight databases (tests).
+    pub fn with_greenlight(mut self, connector: Arc<dyn GreenlightConnector>) -> Self {
+        self.greenlight = connector;
+        self
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.settings
+    }
+
+    pub fn greenlight_connector(&self) -> Arc<dyn GreenlightConnector> {
+        self.greenlight.clone()
     }
 
     /// Run one operation on behalf of `actor`.
@@ -119,8 +145,15 @@ impl Service {
             | RenameRoom { .. }
             | SetRoom { .. }
             | ShareRoom(_)
-            | UnshareRoom(_)
-            | RoomLinks { .. } => Err(not_available(op, "Greenlight room and user management")),
+            | UnshareRoom(_) => self.greenlight_op(actor, op).await,
+            RoomLinks {
+                server,
+                filter,
+                mail_to,
+            } => {
+                self.room_links(actor, server, filter, mail_to.as_ref())
+                    .await
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! Turning a meeting definition into BBB parameters and join links.
 
 use crate::bbb::{Bbb, CreateParams, CreatedMeeting, JoinAuth, JoinParams, Role};
-use crate::domain::{JoinLinks, MeetingSpec, ServerSpec};
+use crate::domain::{BbbMeetingId, JoinLinks, MeetingSpec, ServerSpec};
 
 /// BBB `create` parameters for a meeting. Booleans the admin set are sent as given, `false`
 /// included (the original sent only true values).
@@ -43,7 +43,8 @@ fn with_scheme(url: &str) -> String {
 pub(crate) fn join_links(
     bbb: &dyn Bbb,
     spec: &MeetingSpec,
-    server: &ServerSpec,
+    meeting_id: &BbbMeetingId,
+    room: Option<String>,
     created: &CreatedMeeting,
 ) -> JoinLinks {
     let moderator_name = spec
@@ -52,14 +53,14 @@ pub(crate) fn join_links(
         .map(|o| o.full_name.clone())
         .unwrap_or_else(|| "Moderator".into());
     let link = |name: &str, role: Role| {
-        let mut p = JoinParams::new(spec.effective_bbb_id(), name, JoinAuth::Role(role));
+        let mut p = JoinParams::new(meeting_id.clone(), name, JoinAuth::Role(role));
         p.create_time = Some(created.create_time);
         bbb.join_url(&p)
     };
     JoinLinks {
         moderator: link(&moderator_name, Role::Moderator),
         viewer: link("Guest", Role::Viewer),
-        room: room_link(server, spec),
+        room,
     }
 }
 

@@ -1,0 +1,244 @@
+//! BBB callbacks received by the daemon. BBB keeps one end callback and one recording-ready
+//! callback per meeting; for Greenlight rooms we point both at ourselves, keep Greenlight's
+//! rows right (`online`), and forward each callback to the URL Greenlight registers itself
+//! (`<base>/meeting_ended`, `<base>/recording_ready`, greenlight.md §6–7).
+
+use crate::domain::{ServerId, ServerSpec};
+use crate::greenlight::{GreenlightConnector, GreenlightVersion};
+use crate::store::Store;
+use axum::extract::{Query, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{KeyInit, Mac};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const MEETING_ENDED_PATH: &str = "/callbacks/meeting-ended";
+pub const RECORDING_READY_PATH: &str = "/callbacks/recording-ready";
+
+#[derive(Clone)]
+pub struct CallbackState {
+    pub store: Arc<dyn Store>,
+    pub greenlight: Arc<dyn GreenlightConnector>,
+    pub default_greenlight: Option<crate::greenlight::GreenlightSettings>,
+    pub http: reqwest::Client,
+}
+
+pub fn router(state: CallbackState) -> Router {
+    Router::new()
+        .route(MEETING_ENDED_PATH, get(meeting_ended))
+        .route(RECORDING_READY_PATH, post(recording_ready))
+        .with_state(state)
+}
+
+/// Our callback URLs for a meeting on `server`, given the daemon's public base URL.
+pub fn callback_urls(public_base: &str, server: &ServerId) -> (String, String) {
+    let base = public_base.trim_end_matches('/');
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("server", server.as_str())
+        .finish();
+    (
+        format!("{base}{MEETING_ENDED_PATH}?{q}"),
+        format!("{base}{RECORDING_READY_PATH}?{q}"),
+    )
+}
+
+/// Greenlight's own callback URLs (what it would register itself): v3 only.
+pub fn greenlight_callback_urls(
+    version: GreenlightVersion,
+    link_base: &str,
+) -> Option<(String, String)> {
+    let base = link_base.trim_end_matches('/');
+    (version == GreenlightVersion::V3).then(|| {
+        (
+            format!("{base}/meeting_ended"),
+            format!("{base}/recording_ready"),
+        )
+    })
+}
+
+async fn server_of(
+    state: &CallbackState,
+    params: &BTreeMap<String, String>,
+) -> Result<ServerSpec, StatusCode> {
+    let id: ServerId = params
+        .get("server")
+        .and_then(|s| s.parse().ok())
+        .ok_or(StatusCode::BAD_REQUEST)?;
+    state
+        .store
+        .get_server(&id)
+        .await
+        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?
+        .ok_or(StatusCode::NOT_FOUND)
+}
+
+/// `GET …/meeting-ended?server=ID&meetingID=…&recordingmarks=…` from BBB.
+async fn meeting_ended(
+    State(state): State<CallbackState>,
+    Query(params): Query<BTreeMap<String, String>>,
+    RawQuery(raw): RawQuery,
+) -> StatusCode {
+    let server = match server_of(&state, &params).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(meeting_id) = params.get("meetingID") else {
+        return StatusCode::BAD_REQUEST;
+    };
+    tracing::info!(server = %server.id, %meeting_id, "BBB reports a meeting ended");
+    let Some(settings) = server
+        .greenlight
+        .clone()
+        .or(state.default_greenlight.clone())
+    else {
+        return StatusCode::OK;
+    };
+    let gl = match state.greenlight.open(&settings).await {
+        Ok(gl) => gl,
+        Err(e) => {
+            tracing::warn!(server = %server.id, error = %e, "cannot reach Greenlight for an end callback");
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+    };
+    if let Err(e) = gl.meeting_ended(meeting_id).await {
+        tracing::warn!(server = %server.id, error = %e, "cannot mark the room offline");
+    }
+    let Some((ended_url, _)) = greenlight_callback_urls(gl.version(), &settings.link_base) else {
+        return StatusCode::OK;
+    };
+    // Forward what BBB sent, minus our own routing parameter.
+    let forwarded: String = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k != "server")
+        .fold(
+            form_urlencoded::Serializer::new(String::new()),
+            |mut s, (k, v)| {
+                s.append_pair(&k, &v);
+                s
+            },
+        )
+        .finish();
+    forward(state.http.get(format!("{ended_url}?{forwarded}"))).await
+}
+
+/// `POST …/recording-ready?server=ID` with `signed_parameters=<JWT signed with the BBB secret>`.
+async fn recording_ready(
+    State(state): State<CallbackState>,
+    Query(params): Query<BTreeMap<String, String>>,
+    Form(body): Form<BTreeMap<String, String>>,
+) -> StatusCode {
+    let server = match server_of(&state, &params).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(token) = body.get("signed_parameters") else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let Some(claims) = verify_hs256(token, server.secret.expose()) else {
+        tracing::warn!(server = %server.id, "recording-ready callback with a bad signature");
+        return StatusCode::UNAUTHORIZED;
+    };
+    tracing::info!(server = %server.id, record_id = ?claims.get("record_id"), "BBB reports a recording ready");
+    let Some(settings) = server
+        .greenlight
+        .clone()
+        .or(state.default_greenlight.clone())
+    else {
+        return StatusCode::OK;
+    };
+    let version = match state.greenlight.open(&settings).await {
+        Ok(gl) => gl.version(),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let Some((_, ready_url)) = greenlight_callback_urls(version, &settings.link_base) else {
+        return StatusCode::OK;
+    };
+    forward(
+        state
+            .http
+            .post(ready_url)
+            .form(&[("signed_parameters", token.as_str())]),
+    )
+    .await
+}
+
+/// Pass Greenlight's answer class on, so BBB retries when Greenlight could not take it.
+async fn forward(req: reqwest::RequestBuilder) -> StatusCode {
+    match req.timeout(Duration::from_secs(10)).send().await {
+        Ok(r) if r.status().is_success() => StatusCode::OK,
+        Ok(r) => {
+            tracing::warn!(status = %r.status(), "Greenlight refused a forwarded callback");
+            StatusCode::BAD_GATEWAY
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot forward a callback to Greenlight");
+            StatusCode::BAD_GATEWAY
+        }
+    }
+}
+
+/// Check an HS256 JWT and return its claims.
+pub fn verify_hs256(
+    token: &str,
+    secret: &str,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let mut parts = token.split('.');
+    let (header, payload, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let head: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    if head.get("alg")?.as_str()? != "HS256" {
+        return None;
+    }
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).ok()?;
+    mac.update(format!("{header}.{payload}").as_bytes());
+    mac.verify_slice(&URL_SAFE_NO_PAD.decode(sig).ok()?).ok()?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_round_trip_and_tamper() {
+        let claims = serde_json::json!({"meeting_id": "m", "record_id": "r"});
+        let token = crate::bbb::sim::jwt_hs256(&claims, "s3cret");
+        let got = verify_hs256(&token, "s3cret").expect("valid");
+        assert_eq!(got["record_id"], "r");
+        assert!(verify_hs256(&token, "other").is_none());
+        let mut bad = token.clone();
+        bad.push('x');
+        assert!(verify_hs256(&bad, "s3cret").is_none());
+    }
+
+    #[test]
+    fn urls() {
+        let (e, r) = callback_urls("https://sl.uni.example/", &"bbb".parse().unwrap());
+        assert_eq!(
+            e,
+            "https://sl.uni.example/callbacks/meeting-ended?server=bbb"
+        );
+        assert_eq!(
+            r,
+            "https://sl.uni.example/callbacks/recording-ready?server=bbb"
+        );
+        assert_eq!(
+            greenlight_callback_urls(GreenlightVersion::V3, "https://gl.x/"),
+            Some((
+                "https://gl.x/meeting_ended".into(),
+                "https://gl.x/recording_ready".into()
+            ))
+        );
+        assert_eq!(
+            greenlight_callback_urls(GreenlightVersion::V2, "https://gl.x/b"),
+            None
+        );
+    }
+}

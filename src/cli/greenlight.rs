@@ -1,0 +1,235 @@
+//! `users …`, `rooms …` and `results`: argv to Greenlight Operations.
+
+use super::args::{LinksBy, RoomsCommand, ServerArg, UsersCommand};
+use super::render::RenderOptions;
+use crate::app::App;
+use crate::domain::operation::{
+    CreateRoom, CreateUser, RoomDisposition, RoomFilter, ShareRoom, UserRole,
+};
+use crate::domain::{Email, Operation, Recipient, RoomRef, Secret, ServerId};
+use anyhow::{Context, anyhow, bail};
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+/// The server named, or the only one there is.
+async fn server(app: &App, arg: &ServerArg) -> anyhow::Result<ServerId> {
+    if let Some(s) = &arg.server {
+        return Ok(s.parse()?);
+    }
+    let servers = app.store.list_servers().await?;
+    match servers.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => bail!("no servers are configured; add one to bot-config.yml"),
+        many => bail!(
+            "several servers are configured ({}); choose one with --server",
+            many.iter()
+                .map(|s| s.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn email(s: &str) -> anyhow::Result<Email> {
+    Ok(s.parse()?)
+}
+
+fn room(s: &str) -> anyhow::Result<RoomRef> {
+    Ok(s.parse()?)
+}
+
+fn read_password(file: Option<&std::path::Path>, stdin: bool) -> anyhow::Result<Option<Secret>> {
+    let line = match (file, stdin) {
+        (Some(f), _) => std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read the password file {}", f.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        (None, true) => {
+            let mut l = String::new();
+            std::io::stdin().lock().read_line(&mut l)?;
+            l.trim_end_matches(['\r', '\n']).to_string()
+        }
+        (None, false) => return Ok(None),
+    };
+    if line.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(Some(Secret::new(line)))
+}
+
+pub(super) async fn users_op(app: &App, cmd: UsersCommand) -> anyhow::Result<Operation> {
+    Ok(match cmd {
+        UsersCommand::Create {
+            email: e,
+            name,
+            password_file,
+            password_stdin,
+            role,
+            server: s,
+        } => {
+            let role = match role.as_deref() {
+                None => UserRole::User,
+                Some(r) if r.eq_ignore_ascii_case("user") => UserRole::User,
+                Some(r) if r.eq_ignore_ascii_case("admin") => UserRole::Admin,
+                Some(r) => UserRole::Named(r.to_string()),
+            };
+            Operation::CreateUser(CreateUser {
+                server: server(app, &s).await?,
+                email: email(&e)?,
+                full_name: name,
+                password: read_password(password_file.as_deref(), password_stdin)?,
+                role,
+                provider: None,
+                external_id,
+            })
+        }
+        UsersCommand::Delete {
+            email: e,
+            delete_rooms,
+            transfer_rooms_to,
+            with_recordings,
+            server: s,
+        } => {
+            let rooms = match (delete_rooms, transfer_rooms_to) {
+                (true, _) => RoomDisposition::Delete,
+                (false, Some(to)) => RoomDisposition::TransferTo(email(&to)?),
+                (false, None) => RoomDisposition::Refuse,
+            };
+            Operation::DeleteUser {
+                server: server(app, &s).await?,
+                email: email(&e)?,
+                rooms,
+                with_recordings,
+            }
+        }
+    })
+}
+
+pub(super) async fn rooms_op(
+    app: &App,
+    cmd: RoomsCommand,
+) -> anyhow::Result<(Operation, RenderOptions)> {
+    let plain = RenderOptions::default();
+    Ok(match cmd {
+        RoomsCommand::Create {
+            name,
+            owner,
+            id,
+            access_code,
+            server: s,
+        } => (
+            Operation::CreateRoom(CreateRoom {
+                server: server(app, &s).await?,
+                name,
+                owner: email(&owner)?,
+                uid: id.as_deref().map(room).transpose()?,
+                access_code,
+            }),
+            plain,
+        ),
+        RoomsCommand::Delete {
+            room: r,
+            with_recordings,
+            server: s,
+        } => (
+            Operation::DeleteRoom {
+                server: server(app, &s).await?,
+                room: room(&r)?,
+                with_recordings,
+            },
+            plain,
+        ),
+        RoomsCommand::Rename {
+            room: r,
+            new_id,
+            server: s,
+        } => (
+            Operation::RenameRoom {
+                server: server(app, &s).await?,
+                room: room(&r)?,
+                new_uid: room(&new_id)?,
+            },
+            plain,
+        ),
+        RoomsCommand::Set {
+            room: r,
+            options,
+            name,
+            server: s,
+        } => {
+            let options = options
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                        .ok_or_else(|| anyhow!("{kv:?} is not OPTION=VALUE, e.g. record=true"))
+                })
+                .collect::<anyhow::Result<BTreeMap<_, _>>>()?;
+            (
+                Operation::SetRoom {
+                    server: server(app, &s).await?,
+                    room: room(&r)?,
+                    name,
+                    options,
+                },
+                plain,
+            )
+        }
+        RoomsCommand::Share {
+            room: r,
+            users,
+            server: s,
+        } => (
+            Operation::ShareRoom(share(app, &s, &r, &users).await?),
+            plain,
+        ),
+        RoomsCommand::Unshare {
+            room: r,
+            users,
+            server: s,
+        } => (
+            Operation::UnshareRoom(share(app, &s, &r, &users).await?),
+            plain,
+        ),
+        RoomsCommand::Links {
+            by,
+            value,
+            links,
+            server: s,
+        } => {
+            let need = || {
+                value
+                    .clone()
+                    .ok_or_else(|| anyhow!("give what to look for after --by"))
+            };
+            let filter = match by {
+                LinksBy::Name => RoomFilter::Name(need()?),
+                LinksBy::Owner => RoomFilter::Owner(email(&need()?)?),
+                LinksBy::Id => RoomFilter::Room(room(&need()?)?),
+                LinksBy::Meetings => RoomFilter::Meetings,
+            };
+            (
+                Operation::RoomLinks {
+                    server: server(app, &s).await?,
+                    filter,
+                    mail_to: None,
+                },
+                RenderOptions { links },
+            )
+        }
+    })
+}
+
+async fn share(app: &App, s: &ServerArg, r: &str, users: &[String]) -> anyhow::Result<ShareRoom> {
+    let with = users
+        .iter()
+        .map(|u| Ok((email(u)?, Recipient::default())))
+        .collect::<anyhow::Result<BTreeMap<_, _>>>()?;
+    Ok(ShareRoom {
+        server: server(app, s).await?,
+        room: room(r)?,
+        with,
+    })
+}

@@ -1,0 +1,574 @@
+//! The original tool's seven commands, room links, starting a meeting in a Greenlight room and
+//! the callback forwarding — through `Service::execute`, against a real PostgreSQL holding a
+//! Greenlight schema (v3 and v2), the BBB simulator over HTTP, and a stand-in Greenlight web
+//! server receiving forwarded callbacks.
+
+mod common;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::routing::{get, post};
+use schedulight::bbb::HttpConnector;
+use schedulight::bbb::sim::{SimConfig, SimHandle};
+use schedulight::callbacks::{CallbackState, router};
+use schedulight::clock::SystemClock;
+use schedulight::domain::operation::{
+    CreateRoom, CreateUser, RoomDisposition, RoomFilter, ShareRoom, UserRole,
+};
+use schedulight::domain::outcome::ItemResult;
+use schedulight::domain::{
+    Actor, MeetingSpec, OpError, Operation, Outcome, Recipient, Scope, Secret, ServerSpec,
+};
+use schedulight::greenlight::connector::PgConnector;
+use schedulight::greenlight::{GreenlightSettings, GreenlightVersion};
+use schedulight::service::{Service, ServiceSettings};
+use schedulight::store::{MemoryStore, Store};
+use schedulight::testkit::pg::PgCluster;
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const V3_SCHEMA: &str = include_str!("fixtures/greenlight/v3-schema.sql");
+const V2_SCHEMA: &str = include_str!("fixtures/greenlight/v2-schema.sql");
+
+/// What the stand-in Greenlight received.
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<String>>>);
+
+struct World {
+    service: Service,
+    store: Arc<dyn Store>,
+    gl_db: PgPool,
+    sim: SimHandle,
+    received: Received,
+    _callbacks: tokio::task::JoinHandle<()>,
+    _standin: tokio::task::JoinHandle<()>,
+}
+
+async fn serve_router(app: Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+async fn standin_greenlight(received: Received) -> (String, tokio::task::JoinHandle<()>) {
+    async fn ended(State(r): State<Received>, RawQuery(q): RawQuery) -> &'static str {
+        r.0.lock()
+            .unwrap()
+            .push(format!("meeting_ended?{}", q.unwrap_or_default()));
+        "ok"
+    }
+    async fn ready(State(r): State<Received>, body: String) -> &'static str {
+        r.0.lock().unwrap().push(format!("recording_ready {body}"));
+        "ok"
+    }
+    let app = Router::new()
+        .route("/meeting_ended", get(ended))
+        .route("/recording_ready", post(ready))
+        .with_state(received);
+    serve_router(app).await
+}
+
+async fn world(version: GreenlightVersion) -> World {
+    let cluster = PgCluster::shared().expect("throwaway PostgreSQL");
+    let url = cluster.fresh_database().await.expect("fresh database");
+    let gl_db = PgPool::connect(&url).await.expect("connect");
+    let schema = if version == GreenlightVersion::V3 {
+        V3_SCHEMA
+    } else {
+        V2_SCHEMA
+    };
+    sqlx::raw_sql(schema)
+        .execute(&gl_db)
+        .await
+        .expect("apply the Greenlight schema");
+
+    let secret = common::random_secret();
+    let sim = common::serve_sim(SimConfig::new(secret.clone())).await;
+    let received = Received::default();
+    let (standin_url, standin) = standin_greenlight(received.clone()).await;
+    let link_base = match version {
+        GreenlightVersion::V3 => standin_url.clone(),
+        GreenlightVersion::V2 => format!("{standin_url}/b"),
+    };
+    let mut server: ServerSpec = common::server_spec(
+        "bbb",
+        &sim,
+        &secret,
+        schedulight::domain::ChecksumAlgorithm::Sha256,
+        3000,
+    );
+    server.greenlight = Some(GreenlightSettings {
+        version: None,
+        database_url: Secret::new(url),
+        provider: None,
+        link_base,
+        bcrypt_cost: Some(4),
+    });
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    store
+        .upsert_server(&server, jiff::Timestamp::now())
+        .await
+        .expect("server");
+    let connector = Arc::new(PgConnector::new());
+    let (callbacks_url, callbacks) = serve_router(router(CallbackState {
+        store: store.clone(),
+        greenlight: connector.clone(),
+        default_greenlight: None,
+        http: reqwest::Client::new(),
+    }))
+    .await;
+    let settings = ServiceSettings {
+        callback_base: Some(callbacks_url),
+        ..ServiceSettings::default()
+    };
+    let service = Service::new(
+        store.clone(),
+        Arc::new(HttpConnector::new()),
+        Arc::new(SystemClock),
+        settings,
+    )
+    .with_greenlight(connector);
+    World {
+        service,
+        store,
+        gl_db,
+        sim,
+        received,
+        _callbacks: callbacks,
+        _standin: standin,
+    }
+}
+
+fn admin() -> Actor {
+    Actor::admin("test:admin")
+}
+
+fn sid() -> schedulight::domain::ServerId {
+    "bbb".parse().unwrap()
+}
+
+async fn run(w: &World, op: Operation) -> Result<Outcome, OpError> {
+    w.service.execute(&admin(), op).await
+}
+
+fn items(o: Result<Outcome, OpError>) -> (i64, Vec<ItemResult>) {
+    match o {
+        Ok(Outcome::Items {
+            result_id, results, ..
+        }) => (result_id, results),
+        other => panic!("expected item results, got {other:?}"),
+    }
+}
+
+async fn create_user(w: &World, email: &str, name: &str, password: Option<&str>) {
+    let (_, r) = items(
+        run(
+            w,
+            Operation::CreateUser(CreateUser {
+                server: sid(),
+                email: email.parse().unwrap(),
+                full_name: name.into(),
+                password: password.map(Secret::new),
+                role: UserRole::User,
+                provider: None,
+                external_id: None,
+            }),
+        )
+        .await,
+    );
+    assert!(r[0].ok, "{r:?}");
+}
+
+async fn create_room(w: &World, owner: &str, name: &str, id: &str) {
+    let (_, r) = items(
+        run(
+            w,
+            Operation::CreateRoom(CreateRoom {
+                server: sid(),
+                name: name.into(),
+                owner: owner.parse().unwrap(),
+                uid: Some(id.parse().unwrap()),
+                access_code: None,
+            }),
+        )
+        .await,
+    );
+    assert!(r[0].ok, "{r:?}");
+}
+
+fn share(room: &str, users: &[&str]) -> ShareRoom {
+    ShareRoom {
+        server: sid(),
+        room: room.parse().unwrap(),
+        with: users
+            .iter()
+            .map(|u| (u.parse().unwrap(), Recipient::default()))
+            .collect(),
+    }
+}
+
+async fn links(
+    w: &World,
+    actor: &Actor,
+    filter: RoomFilter,
+) -> Vec<schedulight::domain::outcome::RoomView> {
+    match w
+        .service
+        .execute(
+            actor,
+            Operation::RoomLinks {
+                server: sid(),
+                filter,
+                mail_to: None,
+            },
+        )
+        .await
+    {
+        Ok(Outcome::Rooms { rooms }) => rooms,
+        other => panic!("expected rooms, got {other:?}"),
+    }
+}
+
+async fn seven_commands(version: GreenlightVersion) {
+    let w = world(version).await;
+    create_user(
+        &w,
+        "Ada@Uni.Example",
+        "Ada Lovelace",
+        Some("Gr33nl!ght-secret"),
+    )
+    .await;
+    create_user(&w, "bob@uni.example", "Bob", None).await;
+    // The same e-mail again is a failure with a reason, stored and queryable.
+    let err = run(
+        &w,
+        Operation::CreateUser(CreateUser {
+            server: sid(),
+            email: "ada@uni.example".parse().unwrap(),
+            full_name: "Ada again".into(),
+            password: None,
+            role: UserRole::User,
+            provider: None,
+            external_id: None,
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+
+    create_room(&w, "ada@uni.example", "Ada's 'Lab' 50%", "ada-lab-one").await;
+    let (result_id, r) = items(
+        run(
+            &w,
+            Operation::ShareRoom(share(
+                "ada-lab-one",
+                &["bob@uni.example", "nobody@uni.example"],
+            )),
+        )
+        .await,
+    );
+    assert_eq!(r.iter().filter(|i| i.ok).count(), 1, "{r:?}");
+    assert!(
+        r.iter().any(|i| !i.ok && i.item == "nobody@uni.example"),
+        "{r:?}"
+    );
+    // Stored per item.
+    let (again_id, again) = items(run(&w, Operation::CommandResult { id: result_id }).await);
+    assert_eq!((again_id, again), (result_id, r));
+    // Sharing again is idempotent.
+    let (_, r) = items(
+        run(
+            &w,
+            Operation::ShareRoom(share("ada-lab-one", &["bob@uni.example"])),
+        )
+        .await,
+    );
+    assert!(r[0].ok, "{r:?}");
+
+    let rooms = links(
+        &w,
+        &admin(),
+        RoomFilter::Owner("ada@uni.example".parse().unwrap()),
+    )
+    .await;
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].name, "Ada's 'Lab' 50%");
+    assert_eq!(rooms[0].shared_with, vec!["bob@uni.example".to_string()]);
+    assert!(rooms[0].moderator_link.is_some() && rooms[0].viewer_link.is_some());
+    let reader = Actor::with_scopes("test:reader", [Scope::MeetingsRead]);
+    let rooms_ro = links(&w, &reader, RoomFilter::Name("lab' 5".into())).await;
+    assert_eq!(
+        rooms_ro.len(),
+        1,
+        "name search is literal and case-insensitive"
+    );
+    assert!(
+        rooms_ro[0].moderator_link.is_none(),
+        "join links are for actors who may change meetings"
+    );
+
+    // Options and rename.
+    let opts = BTreeMap::from([("record".to_string(), "true".to_string())]);
+    let (_, r) = items(
+        run(
+            &w,
+            Operation::SetRoom {
+                server: sid(),
+                room: "ada-lab-one".parse().unwrap(),
+                name: None,
+                options: opts,
+            },
+        )
+        .await,
+    );
+    assert!(r[0].ok && r[0].message.contains("true"), "{r:?}");
+    let bad = BTreeMap::from([("recrod".to_string(), "true".to_string())]);
+    assert!(
+        run(
+            &w,
+            Operation::SetRoom {
+                server: sid(),
+                room: "ada-lab-one".parse().unwrap(),
+                name: None,
+                options: bad
+            }
+        )
+        .await
+        .is_err()
+    );
+    items(
+        run(
+            &w,
+            Operation::RenameRoom {
+                server: sid(),
+                room: "ada-lab-one".parse().unwrap(),
+                new_uid: "ada-lab-two".parse().unwrap(),
+            },
+        )
+        .await,
+    );
+    let rooms = links(
+        &w,
+        &admin(),
+        RoomFilter::Room("ada-lab-two".parse().unwrap()),
+    )
+    .await;
+    assert_eq!(rooms.len(), 1);
+    assert!(
+        rooms[0].link.ends_with("/ada-lab-two")
+            || rooms[0].link.ends_with("/rooms/ada-lab-two/join"),
+        "{}",
+        rooms[0].link
+    );
+
+    // Unshare, then deleting the owner is refused while she owns rooms; transfer works.
+    items(
+        run(
+            &w,
+            Operation::UnshareRoom(share("ada-lab-two", &["bob@uni.example"])),
+        )
+        .await,
+    );
+    let err = run(
+        &w,
+        Operation::DeleteUser {
+            server: sid(),
+            email: "ada@uni.example".parse().unwrap(),
+            rooms: RoomDisposition::Refuse,
+            with_recordings: false,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("owns"), "{err}");
+    let (_, r) = items(
+        run(
+            &w,
+            Operation::DeleteUser {
+                server: sid(),
+                email: "ada@uni.example".parse().unwrap(),
+                rooms: RoomDisposition::TransferTo("bob@uni.example".parse().unwrap()),
+                with_recordings: false,
+            },
+        )
+        .await,
+    );
+    assert!(r.iter().all(|i| i.ok), "{r:?}");
+    let rooms = links(
+        &w,
+        &admin(),
+        RoomFilter::Owner("bob@uni.example".parse().unwrap()),
+    )
+    .await;
+    assert_eq!(rooms.len(), 1, "the room went to bob");
+
+    // Delete the room; then it is gone.
+    items(
+        run(
+            &w,
+            Operation::DeleteRoom {
+                server: sid(),
+                room: "ada-lab-two".parse().unwrap(),
+                with_recordings: true,
+            },
+        )
+        .await,
+    );
+    assert!(
+        links(
+            &w,
+            &admin(),
+            RoomFilter::Room("ada-lab-two".parse().unwrap())
+        )
+        .await
+        .is_empty()
+    );
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn seven_commands_v3() {
+    seven_commands(GreenlightVersion::V3).await;
+}
+
+#[tokio::test]
+async fn seven_commands_v2() {
+    seven_commands(GreenlightVersion::V2).await;
+}
+
+/// Starting a scheduled meeting in a Greenlight room uses the room's meetingID, keeps
+/// Greenlight's own join buttons working (v3 last_session/online), and BBB's callbacks reach
+/// the daemon, which marks the room offline and forwards them to Greenlight.
+#[tokio::test]
+async fn meeting_in_a_v3_room_and_callbacks() {
+    let w = world(GreenlightVersion::V3).await;
+    create_user(&w, "ada@uni.example", "Ada", None).await;
+    create_room(&w, "ada@uni.example", "Lecture", "lec-tur-eee").await;
+    let mut m = MeetingSpec::new("lecture".parse().unwrap(), sid(), "Linear Algebra");
+    m.room = Some("lec-tur-eee".parse().unwrap());
+    m.record = Some(true);
+    run(
+        &w,
+        Operation::ScheduleMeeting {
+            meeting: Box::new(m),
+        },
+    )
+    .await
+    .expect("schedule");
+    let Outcome::Started {
+        bbb_meeting_id,
+        links,
+        ..
+    } = run(
+        &w,
+        Operation::StartMeetingNow {
+            id: "lecture".parse().unwrap(),
+        },
+    )
+    .await
+    .expect("start")
+    else {
+        panic!("not started")
+    };
+    let (meeting_id, online, last_session_ms): (String, bool, Option<i64>) = sqlx::query_as(
+        "SELECT meeting_id, online, (extract(epoch from last_session) * 1000)::bigint \
+         FROM rooms WHERE friendly_id = 'lec-tur-eee'",
+    )
+    .fetch_one(&w.gl_db)
+    .await
+    .expect("room row");
+    assert_eq!(
+        bbb_meeting_id.as_str(),
+        meeting_id,
+        "BBB meetingID is the room's"
+    );
+    assert!(online, "Greenlight shows the room online");
+    let sim_meeting = w
+        .sim
+        .simulator
+        .meeting(&meeting_id)
+        .expect("created on BBB");
+    assert_eq!(
+        last_session_ms,
+        Some(sim_meeting.create_time),
+        "last_session = createTime"
+    );
+    assert!(
+        links
+            .room
+            .as_deref()
+            .is_some_and(|l| l.ends_with("/lec-tur-eee")),
+        "{links:?}"
+    );
+    assert!(common::open_link(&links.moderator).await.entered_client());
+
+    run(
+        &w,
+        Operation::EndMeeting {
+            id: "lecture".parse().unwrap(),
+        },
+    )
+    .await
+    .expect("end");
+    // BBB calls back asynchronously: the end callback, then (recorded) the recording-ready one.
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got = w.received.0.lock().unwrap().clone();
+        if got.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("meeting_ended?") && g.contains(&meeting_id)),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("recording_ready signed_parameters=")),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter().any(|g| g.contains("server=")),
+        "our routing parameter is not forwarded: {got:?}"
+    );
+    let online: bool =
+        sqlx::query_scalar("SELECT online FROM rooms WHERE friendly_id = 'lec-tur-eee'")
+            .fetch_one(&w.gl_db)
+            .await
+            .expect("room row");
+    assert!(!online, "the end callback marked the room offline");
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_without_greenlight_says_what_to_configure() {
+    let w = world(GreenlightVersion::V3).await;
+    let mut plain = w.store.get_server(&sid()).await.unwrap().unwrap();
+    plain.id = "plain".parse().unwrap();
+    plain.greenlight = None;
+    w.store
+        .upsert_server(&plain, jiff::Timestamp::now())
+        .await
+        .unwrap();
+    let err = run(
+        &w,
+        Operation::DeleteRoom {
+            server: plain.id.clone(),
+            room: "abc-def-ghi".parse().unwrap(),
+            with_recordings: false,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("greenlight"), "{err}");
+    w.sim.shutdown().await;
+}
