@@ -4,6 +4,7 @@ use proptest::prelude::*;
 use schedulight::config::*;
 use schedulight::domain::meeting::GuestPolicy;
 use schedulight::domain::operation::{CreateRoom, CreateUser, ShareRoom, UserRole};
+use schedulight::domain::server::{GreenlightSettings, GreenlightVersion};
 use schedulight::domain::{ChecksumAlgorithm, Email, MeetingSpec, Operation, ServerSpec};
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,7 @@ fn valid_seed_counts_and_order() {
         seed.counts(),
         SeedCounts {
             servers: 2,
+            greenlight_servers: 0,
             meetings: 2,
             commands: 7,
             operations: 14
@@ -906,6 +908,482 @@ fn check_text_kind_by_content_then_name() {
         FileKind::AppConfig
     );
     assert_eq!(kind("meetings: {}\n", "bot-config.yml"), FileKind::Seed);
+}
+
+// ------------------------------------------------------------------ Greenlight
+
+fn gl_errors(text: &str, vars: &[(&str, &str)]) -> ConfigErrors {
+    match AppConfig::from_yaml_str_with_env(text, "bot-config.yml", &env(vars)) {
+        Ok(c) => panic!("expected errors, got {c:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn greenlight_on_app_and_server_level() {
+    let c = AppConfig::load_with_env(&fixture("app-greenlight.yml"), &EnvVars::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let default = c.greenlight.as_ref().expect("app-wide block");
+    assert_eq!(default.version, Some(GreenlightVersion::V3), "`3` means v3");
+    assert_eq!(
+        default.database_url.expose(),
+        "postgres://greenlight:gl3-db-pass-from-file@gl-db.uni.example/greenlight-v3-production",
+        "read from the file next to the config, newline trimmed"
+    );
+    assert_eq!(
+        default.link_base, "https://gl.uni.example",
+        "no trailing slash"
+    );
+    assert_eq!(default.provider.as_deref(), Some("greenlight"));
+    assert_eq!(default.bcrypt_cost, None);
+
+    // The default is not copied into servers: the service resolves it per server.
+    let bbb = &c.servers[&"bbb".parse().unwrap()];
+    assert_eq!(bbb.greenlight, None);
+    let legacy = &c.servers[&"legacy".parse().unwrap()];
+    assert_eq!(
+        legacy.greenlight,
+        Some(GreenlightSettings {
+            version: Some(GreenlightVersion::V2),
+            database_url: schedulight::domain::Secret::new(
+                "postgresql://greenlight:gl2-db-pass-inline@legacy-db.uni.example:5432/greenlight_production"
+            ),
+            provider: Some("ldap".into()),
+            link_base: "https://legacy.uni.example/b".into(),
+            bcrypt_cost: Some(10),
+        })
+    );
+    assert_eq!(
+        legacy.link_base.as_deref(),
+        Some("https://legacy.uni.example/b")
+    );
+
+    let debug = format!("{c:?}");
+    for secret in ["gl3-db-pass-from-file", "gl2-db-pass-inline"] {
+        assert!(!debug.contains(secret), "{secret} leaked in Debug");
+    }
+    let summary = format!("{:?}", legacy.summary());
+    assert!(!summary.contains("gl2-db-pass-inline"));
+}
+
+#[test]
+fn greenlight_summary_in_check_file() {
+    let report = check_file_with_env(&fixture("app-greenlight.yml"), &EnvVars::new()).unwrap();
+    let line = report.to_string();
+    assert!(
+        line.contains(
+            ", 2 servers (1 with Greenlight), default Greenlight https://gl.uni.example, time zone "
+        ),
+        "{line}"
+    );
+    assert!(!line.contains("db-pass"), "{line}");
+    let CheckReport::AppConfig { summary, .. } = &report else {
+        panic!("{report:?}")
+    };
+    assert_eq!(summary.greenlight_servers, 1);
+
+    let seed = check_file_with_env(&fixture("seed-greenlight.yml"), &EnvVars::new()).unwrap();
+    assert!(
+        seed.to_string().ends_with(
+            "seed file OK: 2 servers (1 with Greenlight), 0 meetings, 0 commands (2 operations)"
+        ),
+        "{seed}"
+    );
+    // Without any Greenlight the line stays as before.
+    let plain = check_file_with_env(&fixture("app-full.yml"), &EnvVars::new()).unwrap();
+    assert!(
+        plain.to_string().contains(", 2 servers, time zone "),
+        "{plain}"
+    );
+}
+
+#[test]
+fn greenlight_on_seed_servers() {
+    let seed = load_seed_file(&fixture("seed-greenlight.yml")).unwrap_or_else(|e| panic!("{e}"));
+    let gl = server(&seed, "bbb").greenlight.as_ref().unwrap();
+    assert_eq!(gl.version, Some(GreenlightVersion::V2));
+    assert!(gl.database_url.expose().contains("gl3-db-pass-from-file"));
+    assert_eq!(gl.provider.as_deref(), Some("ldap"));
+    assert_eq!(gl.link_base, "https://bbb.uni.example/b");
+    assert_eq!(server(&seed, "lab").greenlight, None);
+    assert!(!format!("{seed:?}").contains("gl3-db-pass-from-file"));
+
+    let text = "\
+servers:
+  bbb:
+    BBB_URL: https://bbb.uni.example
+    BBB_SECRET: s
+    greenlite:
+      link_base: https://gl.example
+";
+    let errors = parse_seed_file(text, "servers.yml").unwrap_err();
+    assert_eq!(
+        positions(&errors),
+        [(5, 5, "servers.bbb.greenlite".to_string())],
+        "\n{errors}"
+    );
+    assert_eq!(
+        errors.0[0].hint.as_deref(),
+        Some("did you mean `greenlight`?")
+    );
+
+    let text = "\
+servers:
+  bbb:
+    BBB_URL: https://bbb.uni.example
+    BBB_SECRET: s
+    greenlight:
+      version: v1
+      link_base: https://gl.example
+";
+    let errors = parse_seed_file(text, "servers.yml").unwrap_err();
+    assert_eq!(
+        positions(&errors),
+        [
+            (5, 5, "servers.bbb.greenlight".to_string()),
+            (6, 16, "servers.bbb.greenlight.version".to_string()),
+        ],
+        "\n{errors}"
+    );
+    assert_eq!(errors.0[0].message, "`database_url` is missing");
+    assert!(
+        errors.0[0]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("database_url_file")
+    );
+}
+
+#[test]
+fn greenlight_errors_are_located() {
+    let errors = AppConfig::load_with_env(&fixture("app-greenlight-broken.yml"), &EnvVars::new())
+        .unwrap_err();
+    let expected: Vec<(u64, u64, String)> = [
+        (1, 1, "greenlight"),
+        (2, 12, "greenlight.version"),
+        (3, 17, "greenlight.database_url"),
+        (4, 16, "greenlight.bcrypt_cost"),
+        (10, 21, "servers.bbb.greenlight.database_url"),
+        (11, 18, "servers.bbb.greenlight.link_base"),
+        (12, 7, "servers.bbb.greenlight.linkbase"),
+        (13, 20, "servers.bbb.greenlight.bcrypt_cost"),
+        (14, 17, "servers.bbb.greenlight.provider"),
+        (18, 5, "servers.lab.greenlight"),
+        (20, 16, "servers.lab.greenlight.version"),
+        (21, 7, "servers.lab.greenlight.bcrypt_costs"),
+    ]
+    .iter()
+    .map(|(l, c, p)| (*l, *c, p.to_string()))
+    .collect();
+    assert_eq!(positions(&errors), expected, "\n{errors}");
+
+    let e = find(&errors, "greenlight");
+    assert_eq!(e.message, "`link_base` is missing");
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap()
+            .contains("SCHEDULIGHT_GREENLIGHT_LINK_BASE"),
+        "{e}"
+    );
+    let e = find(&errors, "greenlight.version");
+    assert_eq!(e.message, "\"v4\" is not a Greenlight version");
+    assert!(e.hint.as_deref().unwrap().contains("v2 or v3"));
+    let e = find(&errors, "servers.lab.greenlight.version");
+    assert_eq!(e.message, "\"4\" is not a Greenlight version");
+    assert_eq!(
+        find(&errors, "greenlight.database_url").message,
+        "the database URL must start with postgres:// or postgresql://"
+    );
+    assert_eq!(
+        find(&errors, "servers.bbb.greenlight.database_url").message,
+        "the PostgreSQL URL is not valid: empty host"
+    );
+    assert_eq!(
+        find(&errors, "servers.bbb.greenlight.link_base").message,
+        "\"ftp://gl.uni.example\" is not an http(s) URL with a host"
+    );
+    assert_eq!(
+        find(&errors, "servers.bbb.greenlight.linkbase")
+            .hint
+            .as_deref(),
+        Some("did you mean `link_base`?")
+    );
+    assert_eq!(
+        find(&errors, "servers.lab.greenlight.bcrypt_costs")
+            .hint
+            .as_deref(),
+        Some("did you mean `bcrypt_cost`?")
+    );
+    assert_eq!(
+        find(&errors, "greenlight.bcrypt_cost").message,
+        "bcrypt cost 3 is out of range"
+    );
+    let e = find(&errors, "servers.bbb.greenlight.bcrypt_cost");
+    assert_eq!(e.message, "bcrypt cost 40 is out of range");
+    assert!(e.hint.as_deref().unwrap().starts_with("use 4 to 31"));
+    let e = find(&errors, "servers.lab.greenlight");
+    assert_eq!(e.message, "`link_base` is missing");
+    assert!(!e.hint.as_deref().unwrap().contains("SCHEDULIGHT_"));
+    assert!(
+        find(&errors, "servers.bbb.greenlight.provider")
+            .message
+            .contains("not a provider name")
+    );
+
+    // The database passwords appear nowhere: not in messages, hints or Debug output.
+    let shown = format!("{errors}\n{errors:?}");
+    for secret in ["broken-db-pass", "other-db-pass", "gl3-db-pass-from-file"] {
+        assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
+    }
+    assert_eq!(
+        check_file_with_env(&fixture("app-greenlight-broken.yml"), &EnvVars::new())
+            .unwrap_err()
+            .len(),
+        12
+    );
+}
+
+#[test]
+fn greenlight_shape_errors() {
+    let errors = gl_errors("greenlight: yes\n", &[]);
+    assert_eq!(
+        positions(&errors),
+        [(1, 13, "greenlight".to_string())],
+        "\n{errors}"
+    );
+    // Both forms of the secret at once.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("url");
+    std::fs::write(&file, "postgres://gl:x@db/gl\n").unwrap();
+    let text = format!(
+        "greenlight:\n  database_url: postgres://gl:inline-pass@db/gl\n  database_url_file: {}\n  link_base: https://gl.example\n",
+        file.display()
+    );
+    let errors = gl_errors(&text, &[]);
+    assert_eq!(
+        positions(&errors),
+        [(3, 22, "greenlight.database_url_file".to_string())],
+        "\n{errors}"
+    );
+    assert!(!errors.to_string().contains("inline-pass"));
+    // An empty block is no block (everything in it commented out).
+    let c = AppConfig::from_yaml_str("greenlight:\n#  link_base: x\n", "bot-config.yml").unwrap();
+    assert_eq!(c.greenlight, None);
+}
+
+#[test]
+fn greenlight_env_overrides() {
+    let text = "\
+greenlight:
+  version: v3
+  database_url_file: /nonexistent/never-read
+  link_base: https://old.example
+";
+    let vars = [
+        (
+            "SCHEDULIGHT_GREENLIGHT_DATABASE_URL",
+            "postgres://gl:env-db-pass@db.uni.example/gl",
+        ),
+        ("SCHEDULIGHT_GREENLIGHT_LINK_BASE", "https://gl.uni.example"),
+        ("SCHEDULIGHT_GREENLIGHT_VERSION", "auto"),
+        ("SCHEDULIGHT_GREENLIGHT_PROVIDER", "uni"),
+        ("SCHEDULIGHT_GREENLIGHT_BCRYPT_COST", "11"),
+    ];
+    let c = AppConfig::from_yaml_str_with_env(text, "bot-config.yml", &env(&vars))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.greenlight,
+        Some(GreenlightSettings {
+            version: None,
+            database_url: schedulight::domain::Secret::new(
+                "postgres://gl:env-db-pass@db.uni.example/gl"
+            ),
+            provider: Some("uni".into()),
+            link_base: "https://gl.uni.example".into(),
+            bcrypt_cost: Some(11),
+        })
+    );
+
+    // The variables alone create the block; the secret may come from a file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gl_url");
+    std::fs::write(&file, "postgres://gl:file-db-pass@db.uni.example/gl\n").unwrap();
+    let vars = env(&[
+        (
+            "SCHEDULIGHT_GREENLIGHT_DATABASE_URL_FILE",
+            file.to_str().unwrap(),
+        ),
+        ("SCHEDULIGHT_GREENLIGHT_LINK_BASE", "http://127.0.0.1:3000"),
+        ("SCHEDULIGHT_GREENLIGHT_VERSION", "v2"),
+    ]);
+    let c = AppConfig::from_env(&vars).unwrap_or_else(|e| panic!("{e}"));
+    let gl = c.greenlight.unwrap();
+    assert_eq!(
+        gl.database_url.expose(),
+        "postgres://gl:file-db-pass@db.uni.example/gl"
+    );
+    assert_eq!(gl.version, Some(GreenlightVersion::V2));
+    assert_eq!(gl.link_base, "http://127.0.0.1:3000");
+    assert!(c.servers.is_empty());
+}
+
+#[test]
+fn greenlight_env_needs_url_and_link() {
+    let errors = AppConfig::from_env(&env(&[(
+        "SCHEDULIGHT_GREENLIGHT_LINK_BASE",
+        "https://gl.uni.example",
+    )]))
+    .unwrap_err();
+    assert_eq!(errors.len(), 1, "\n{errors}");
+    let e = &errors.0[0];
+    assert_eq!(
+        e.env_var.as_deref(),
+        Some("SCHEDULIGHT_GREENLIGHT_LINK_BASE")
+    );
+    assert_eq!(e.path, "greenlight");
+    assert_eq!(e.message, "`database_url` is missing");
+    let hint = e.hint.as_deref().unwrap();
+    assert!(
+        hint.starts_with(
+            "set SCHEDULIGHT_GREENLIGHT_DATABASE_URL or SCHEDULIGHT_GREENLIGHT_DATABASE_URL_FILE"
+        ),
+        "{hint}"
+    );
+
+    let errors = AppConfig::from_env(&env(&[(
+        "SCHEDULIGHT_GREENLIGHT_DATABASE_URL",
+        "postgres://gl:env-db-pass@db.uni.example/gl",
+    )]))
+    .unwrap_err();
+    assert_eq!(errors.len(), 1, "\n{errors}");
+    let e = &errors.0[0];
+    assert_eq!(e.message, "`link_base` is missing");
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap()
+            .starts_with("set SCHEDULIGHT_GREENLIGHT_LINK_BASE,"),
+        "{e}"
+    );
+    assert!(!format!("{errors}{errors:?}").contains("env-db-pass"));
+}
+
+#[test]
+fn greenlight_bad_env_values_name_the_variable() {
+    let vars = env(&[
+        (
+            "SCHEDULIGHT_GREENLIGHT_DATABASE_URL",
+            "mysql://gl:env-db-pass@db/gl",
+        ),
+        ("SCHEDULIGHT_GREENLIGHT_DATABASE_URL_FILE", "/run/secrets/x"),
+        ("SCHEDULIGHT_GREENLIGHT_LINK_BASE", "gl.uni.example"),
+        ("SCHEDULIGHT_GREENLIGHT_BCRYPT_COST", "99"),
+        ("SCHEDULIGHT_GREENLIGHT_VERSION", "three"),
+        ("SCHEDULIGHT_GREENLIGHT_DATABSE_URL", "x"),
+    ]);
+    let errors = AppConfig::from_env(&vars).unwrap_err();
+    let named: Vec<(Option<&str>, &str)> = errors
+        .iter()
+        .map(|e| (e.env_var.as_deref(), e.path.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (
+                Some("SCHEDULIGHT_GREENLIGHT_DATABASE_URL"),
+                "greenlight.database_url"
+            ),
+            (
+                Some("SCHEDULIGHT_GREENLIGHT_DATABASE_URL_FILE"),
+                "greenlight.database_url_file"
+            ),
+            (Some("SCHEDULIGHT_GREENLIGHT_DATABSE_URL"), "greenlight"),
+            (Some("SCHEDULIGHT_GREENLIGHT_VERSION"), "greenlight.version"),
+            (
+                Some("SCHEDULIGHT_GREENLIGHT_LINK_BASE"),
+                "greenlight.link_base"
+            ),
+            (
+                Some("SCHEDULIGHT_GREENLIGHT_BCRYPT_COST"),
+                "greenlight.bcrypt_cost"
+            ),
+        ],
+        "\n{errors}"
+    );
+    assert_eq!(
+        find(&errors, "greenlight.version").message,
+        "\"three\" is not a Greenlight version"
+    );
+    // The refused pair is not reported once more as "missing".
+    assert!(
+        errors.iter().all(|e| !e.message.contains("missing")),
+        "{errors}"
+    );
+    assert_eq!(
+        find(&errors, "greenlight.database_url").hint.as_deref(),
+        Some(
+            "unset SCHEDULIGHT_GREENLIGHT_DATABASE_URL or SCHEDULIGHT_GREENLIGHT_DATABASE_URL_FILE"
+        )
+    );
+    let typo = errors
+        .iter()
+        .find(|e| e.env_var.as_deref() == Some("SCHEDULIGHT_GREENLIGHT_DATABSE_URL"))
+        .unwrap();
+    assert_eq!(
+        typo.hint.as_deref(),
+        Some("did you mean SCHEDULIGHT_GREENLIGHT_DATABASE_URL?")
+    );
+    assert!(!format!("{errors}{errors:?}").contains("env-db-pass"));
+}
+
+/// The commented examples in the repo's bot-config.yml, uncommented, are valid.
+#[test]
+fn documented_greenlight_examples_are_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot-config.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = String::new();
+    let mut uncommenting = false;
+    for line in text.lines() {
+        if line == "# greenlight:" || line == "servers: {}" {
+            uncommenting = true;
+            out.push_str(if line == "servers: {}" {
+                "servers:"
+            } else {
+                "greenlight:"
+            });
+            out.push('\n');
+            continue;
+        }
+        if uncommenting && line.starts_with("#  ") {
+            out.push_str(&line[1..]);
+        } else {
+            uncommenting = false;
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    // Point the example secret files at real files.
+    for (name, content) in [
+        ("greenlight_db_url", "postgres://gl:pw@db.uni.example/gl"),
+        ("gl2_db_url", "postgres://gl2:pw@db2.uni.example/gl2"),
+        ("bbb_secret", "secret"),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, content).unwrap();
+        out = out.replace(&format!("/run/secrets/{name}"), file.to_str().unwrap());
+    }
+    let c =
+        AppConfig::from_yaml_str(&out, "bot-config.yml").unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let default = c.greenlight.as_ref().expect("the default block");
+    assert_eq!(default.version, Some(GreenlightVersion::V3));
+    assert_eq!(default.bcrypt_cost, Some(12));
+    let bbb = &c.servers[&"bbb".parse().unwrap()];
+    let own = bbb.greenlight.as_ref().expect("the server's block");
+    assert_eq!(own.version, Some(GreenlightVersion::V2));
+    assert_eq!(own.provider.as_deref(), Some("ldap"));
 }
 
 // ------------------------------------------------------------------ robustness

@@ -1,11 +1,13 @@
 //! `bot-config.yml`: the app-wide settings (store, API, Matrix, mail, meeting defaults,
-//! servers, logging), with `SCHEDULIGHT_<SECTION>_<KEY>` environment overrides.
+//! the default Greenlight, servers, logging), with `SCHEDULIGHT_<SECTION>_<KEY>` environment overrides.
 
 use super::error::ConfigErrors;
+use super::greenlight::{GREENLIGHT_KEYS, Scope, read_greenlight};
 use super::read::{self, Ctx, Fields, join, shown};
 use super::seed::{TZ_HINT, check_time_zone};
 use super::server::{EMAIL_HINT, check_http_url, read_server};
 use super::tree::{At, Kind, Node};
+use crate::domain::server::GreenlightSettings;
 use crate::domain::{Email, Secret, ServerId, ServerSpec};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,7 +21,14 @@ pub type EnvVars = BTreeMap<String, String>;
 pub const ENV_PREFIX: &str = "SCHEDULIGHT_";
 
 pub(crate) const APP_KEYS: &[&str] = &[
-    "store", "api", "matrix", "mail", "defaults", "servers", "logging",
+    "store",
+    "api",
+    "matrix",
+    "mail",
+    "defaults",
+    "greenlight",
+    "servers",
+    "logging",
 ];
 const STORE_KEYS: &[&str] = &["location", "location_file"];
 const API_KEYS: &[&str] = &["listen"];
@@ -66,6 +75,7 @@ const ENV_SECTIONS: &[(&str, &[&str])] = &[
     ("matrix", MATRIX_KEYS),
     ("mail", MAIL_KEYS),
     ("defaults", DEFAULTS_KEYS),
+    ("greenlight", GREENLIGHT_KEYS),
     ("logging", LOGGING_KEYS),
 ];
 
@@ -83,6 +93,10 @@ pub struct AppConfig {
     pub matrix: Option<MatrixConfig>,
     pub mail: MailConfig,
     pub defaults: MeetingDefaults,
+    /// The Greenlight of every server that names none. Deliberately not copied into the
+    /// servers: ones added later (API, chat, seed files) need it too, so users resolve
+    /// `server.greenlight.or(default)` when they act.
+    pub greenlight: Option<GreenlightSettings>,
     /// BBB servers known from the start (more can be added at run time).
     pub servers: BTreeMap<ServerId, ServerSpec>,
     pub logging: LoggingConfig,
@@ -307,6 +321,7 @@ impl Default for AppConfig {
             matrix: None,
             mail: MailConfig::default(),
             defaults: MeetingDefaults::default(),
+            greenlight: None,
             servers: BTreeMap::new(),
             logging: LoggingConfig::default(),
         }
@@ -380,13 +395,13 @@ fn apply_env(ctx: &mut Ctx, root: &mut Node, env: &EnvVars) {
         let Some(key) = env_key(ctx, var, section, keys, key_part) else {
             continue;
         };
-        if conflicting_secret_var(env, var, key) {
+        if let Some(twin) = conflicting_secret_var(env, var, key) {
             let path = join(section, key);
             ctx.error_hint(
                 &At::Env { var: var.clone() },
                 &path,
                 "the secret is set both directly and as a file",
-                format!("unset {var} or its `_FILE` twin"),
+                format!("unset {var} or {twin}"),
             );
             continue;
         }
@@ -444,14 +459,14 @@ pub fn env_var_name(section: &str, key: &str) -> String {
     out
 }
 
-/// True for `X` when `X_FILE` is also set (and the other way round).
-fn conflicting_secret_var(env: &EnvVars, var: &str, key: &str) -> bool {
+/// For `X` when `X_FILE` is also set (and the other way round): the other variable's name.
+fn conflicting_secret_var(env: &EnvVars, var: &str, key: &str) -> Option<String> {
     let twin = if key.ends_with("_file") {
         var.strip_suffix("_FILE").map(str::to_string)
     } else {
         Some(format!("{var}_FILE"))
     };
-    twin.is_some_and(|t| env.get(&t).is_some_and(|v| !v.is_empty()))
+    twin.filter(|t| env.get(t).is_some_and(|v| !v.is_empty()))
 }
 
 /// Replaces `section.key` (and its secret/file twin) with `node`, creating the section.
@@ -506,6 +521,10 @@ fn read_app(ctx: &mut Ctx, root: &Node) -> AppConfig {
     if let Some(f) = section(ctx, "defaults", DEFAULTS_KEYS) {
         read_defaults(ctx, &f, &mut config.defaults);
     }
+    if top.has("greenlight") {
+        config.greenlight = section(ctx, "greenlight", GREENLIGHT_KEYS)
+            .and_then(|f| read_greenlight(ctx, &f, Scope::App));
+    }
     if let Some(f) = section(ctx, "logging", LOGGING_KEYS) {
         read_logging(ctx, &f, &mut config.logging);
     }
@@ -546,10 +565,7 @@ pub fn parse_store_location(s: &str) -> Result<StoreLocation, String> {
     }
     let lower = t.to_ascii_lowercase();
     if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-        let u = url::Url::parse(t).map_err(|e| format!("the PostgreSQL URL is not valid: {e}"))?;
-        if u.host_str().is_none_or(str::is_empty) {
-            return Err("the PostgreSQL URL has no host".into());
-        }
+        check_postgres_url(t)?;
         return Ok(StoreLocation::Postgres(PostgresUrl(Secret::new(t))));
     }
     if let Some(path) = lower
@@ -566,6 +582,16 @@ pub fn parse_store_location(s: &str) -> Result<StoreLocation, String> {
         return Err("only SQLite files and postgres:// URLs are supported".into());
     }
     Ok(StoreLocation::Sqlite(PathBuf::from(t)))
+}
+
+/// Checks a `postgres://` URL's syntax and host. The URL holds a password, so the messages
+/// never quote it (`url`'s own error texts do not contain the input).
+pub(crate) fn check_postgres_url(t: &str) -> Result<(), String> {
+    let u = url::Url::parse(t).map_err(|e| format!("the PostgreSQL URL is not valid: {e}"))?;
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err("the PostgreSQL URL has no host".into());
+    }
+    Ok(())
 }
 
 fn read_api(ctx: &mut Ctx, f: &Fields<'_>, api: &mut ApiConfig) {

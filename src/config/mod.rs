@@ -1,9 +1,11 @@
 //! Configuration files.
 //!
-//! * `bot-config.yml` → [`AppConfig`]: store, API, Matrix, mail, meeting defaults, servers,
-//!   logging; every value can be overridden with `SCHEDULIGHT_<SECTION>_<KEY>` and every
-//!   secret can be read from a file (`password_file: /run/secrets/x`,
-//!   `SCHEDULIGHT_MAIL_PASSWORD_FILE=/run/secrets/x`).
+//! * `bot-config.yml` → [`AppConfig`]: store, API, Matrix, mail, meeting defaults, the
+//!   default Greenlight, servers, logging; every value can be overridden with
+//!   `SCHEDULIGHT_<SECTION>_<KEY>` and every secret can be read from a file
+//!   (`password_file: /run/secrets/x`, `SCHEDULIGHT_MAIL_PASSWORD_FILE=/run/secrets/x`).
+//! * A server entry (in either file) may carry its own `greenlight:` block; the app-wide one is
+//!   the default for servers that name none.
 //! * The original tool's `servers:` / `meetings:` / `commands:` file → [`SeedFile`], a list
 //!   of `Operation`s that remember their `file:line:column`.
 //! * [`check_file`] tells which of the two a file is and either summarises it or lists every
@@ -15,6 +17,7 @@
 
 mod app;
 mod error;
+mod greenlight;
 mod read;
 mod seed;
 mod server;
@@ -27,6 +30,7 @@ pub use app::{
     system_time_zone,
 };
 pub use error::{ConfigError, ConfigErrors};
+pub use greenlight::BCRYPT_COSTS;
 pub use seed::{
     SeedCounts, SeedEntry, SeedFile, SeedSection, SourceRef, load_seed_file, parse_seed_file,
 };
@@ -137,6 +141,10 @@ pub struct AppSummary {
     pub matrix: bool,
     pub send_emails: bool,
     pub servers: usize,
+    /// Servers with their own `greenlight:` block.
+    pub greenlight_servers: usize,
+    /// The app-wide Greenlight's public URL (its database URL is secret).
+    pub greenlight_default: Option<String>,
     pub time_zone: String,
 }
 
@@ -163,23 +171,37 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// "2 servers" or "2 servers (1 with Greenlight)".
+fn servers_part(servers: usize, with_greenlight: usize) -> String {
+    let mut out = plural(servers, "server");
+    if with_greenlight > 0 {
+        out.push_str(&format!(" ({with_greenlight} with Greenlight)"));
+    }
+    out
+}
+
 impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::AppConfig { file, summary: s } => write!(
-                f,
-                "{file}: app config OK: store {}, API on {}, Matrix {}, mail {}, {}, time zone {}",
-                s.store,
-                s.api_listen,
-                if s.matrix { "on" } else { "off" },
-                if s.send_emails { "on" } else { "off" },
-                plural(s.servers, "server"),
-                s.time_zone
-            ),
+            Self::AppConfig { file, summary: s } => {
+                write!(
+                    f,
+                    "{file}: app config OK: store {}, API on {}, Matrix {}, mail {}, {}",
+                    s.store,
+                    s.api_listen,
+                    if s.matrix { "on" } else { "off" },
+                    if s.send_emails { "on" } else { "off" },
+                    servers_part(s.servers, s.greenlight_servers),
+                )?;
+                if let Some(link) = &s.greenlight_default {
+                    write!(f, ", default Greenlight {link}")?;
+                }
+                write!(f, ", time zone {}", s.time_zone)
+            }
             Self::Seed { file, counts: c } => write!(
                 f,
                 "{file}: seed file OK: {}, {}, {} ({})",
-                plural(c.servers, "server"),
+                servers_part(c.servers, c.greenlight_servers),
                 plural(c.meetings, "meeting"),
                 plural(c.commands, "command"),
                 plural(c.operations, "operation")
@@ -228,6 +250,12 @@ pub fn check_text_with_env(
                     matrix: config.matrix.is_some(),
                     send_emails: config.mail.send_emails,
                     servers: config.servers.len(),
+                    greenlight_servers: config
+                        .servers
+                        .values()
+                        .filter(|s| s.greenlight.is_some())
+                        .count(),
+                    greenlight_default: config.greenlight.as_ref().map(|g| g.link_base.clone()),
                     time_zone: config.defaults.time_zone.clone(),
                 },
             })

@@ -129,6 +129,8 @@ pub struct SeedFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SeedCounts {
     pub servers: usize,
+    /// Servers with their own `greenlight:` block.
+    pub greenlight_servers: usize,
     pub meetings: usize,
     /// Command entries in the file (`commands:` keys).
     pub commands: usize,
@@ -152,6 +154,12 @@ impl SeedFile {
         command_keys.dedup();
         SeedCounts {
             servers: count(SeedSection::Servers),
+            greenlight_servers: self
+                .operations()
+                .filter(
+                    |op| matches!(op, Operation::AddServer { server } if server.greenlight.is_some()),
+                )
+                .count(),
             meetings: count(SeedSection::Meetings),
             commands: command_keys.len(),
             operations: self.entries.len(),

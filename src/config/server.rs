@@ -1,6 +1,7 @@
 //! A BBB server entry (`servers: {id: {BBB_URL, BBB_SECRET, …}}`), shared by `bot-config.yml`
 //! and the seed format.
 
+use super::greenlight::{GREENLIGHT_KEYS, Scope, read_greenlight};
 use super::read::{Ctx, Fields, join};
 use super::tree::Node;
 use crate::domain::{BbbUrl, ChecksumAlgorithm, Email, Secret, ServerId, ServerSpec};
@@ -23,6 +24,7 @@ pub(crate) const SERVER_KEYS: &[&str] = &[
     "mailUser",
     "mailPassword",
     "mailPassword_file",
+    "greenlight",
 ];
 
 pub(crate) const EMAIL_HINT: &str = "write an address like alice@uni.example";
@@ -94,6 +96,7 @@ pub(crate) fn read_server(
     let secret = f.secret(ctx, "BBB_SECRET");
     // Read the optional keys even when the required ones failed, to report every problem.
     let o = read_server_options(ctx, &f);
+    let greenlight = read_server_greenlight(ctx, &f);
     let mut spec = ServerSpec::new(id?, url?, Secret::new(secret?));
     if let Some(c) = o.checksum {
         spec.checksum = c;
@@ -111,6 +114,7 @@ pub(crate) fn read_server(
     spec.mail_server = o.mail_server;
     spec.mail_user = o.mail_user;
     spec.mail_password = o.mail_password;
+    spec.greenlight = greenlight;
     (ctx.errors.len() == before).then_some(spec)
 }
 
@@ -153,6 +157,23 @@ fn read_server_options(ctx: &mut Ctx, f: &Fields<'_>) -> ServerOptions {
         mail_user: f.text(ctx, "mailUser"),
         mail_password: f.secret(ctx, "mailPassword").map(Secret::new),
     }
+}
+
+/// The server's own Greenlight; `greenlight:` left empty counts as none (the app-wide default
+/// applies then).
+fn read_server_greenlight(
+    ctx: &mut Ctx,
+    f: &Fields<'_>,
+) -> Option<crate::domain::server::GreenlightSettings> {
+    let (key_node, value) = f.entry("greenlight").filter(|(_, v)| !v.is_null())?;
+    let g = Fields::new(
+        ctx,
+        value,
+        &f.key_path("greenlight"),
+        &key_node.at,
+        GREENLIGHT_KEYS,
+    )?;
+    read_greenlight(ctx, &g, Scope::Server)
 }
 
 fn read_timeout(ctx: &mut Ctx, f: &Fields<'_>) -> Option<u64> {
