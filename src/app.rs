@@ -41,6 +41,7 @@ impl App {
         }
         let settings = ServiceSettings {
             default_time_zone: config.defaults.tz(),
+            default_greenlight: config.greenlight.clone(),
             ..ServiceSettings::default()
         };
         let service = Service::new(store.clone(), bbb, clock, settings);
