@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod connector;
+pub mod v3;
 
 use crate::domain::{Email, RoomRef, Secret};
 use async_trait::async_trait;
