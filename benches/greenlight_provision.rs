@@ -45,7 +45,7 @@ fn email(i: usize) -> Email {
     format!("user{i:04}@uni.example").parse().expect("email")
 }
 
-async fn provision(version: GreenlightVersion, schema: &str) -> bool {
+async fn provision(version: GreenlightVersion, schema: &'static str) -> bool {
     let cluster = PgCluster::shared().expect("throwaway PostgreSQL");
     let url = cluster.fresh_database().await.expect("database");
     let pool = sqlx::PgPool::connect(&url).await.expect("connect");

@@ -42,6 +42,7 @@ impl App {
         let settings = ServiceSettings {
             default_time_zone: config.defaults.tz(),
             default_greenlight: config.greenlight.clone(),
+            callback_base: config.api.public_url.clone(),
             ..ServiceSettings::default()
         };
         let service = Service::new(store.clone(), bbb, clock, settings);

@@ -89,6 +89,7 @@ fn settings() -> ServiceSettings {
     ServiceSettings {
         default_time_zone: TimeZone::UTC,
         fan_out_grace: GRACE,
+        ..ServiceSettings::default()
     }
 }
 
@@ -1062,9 +1063,9 @@ async fn recordings(h: Harness) {
     ));
 }
 
-/// Every Greenlight operation says it is not available yet, names the capability, and is
-/// audited (without the user's password).
-async fn greenlight_not_available(h: Harness) {
+/// On a server without a Greenlight, every Greenlight operation fails (never a fake success),
+/// says what to configure, and is audited (without the user's password).
+async fn greenlight_without_configuration(h: Harness) {
     h.add_sim_server("alpha", 2_000).await;
     let password = random_secret();
     let server = sid("alpha");
@@ -1123,12 +1124,13 @@ async fn greenlight_not_available(h: Harness) {
     for op in ops {
         let name = op.name();
         let err = h.exec(op).await.expect_err(name);
-        let OpError::NotAvailableYet { op, capability } = &err else {
-            panic!("{name}: expected NotAvailableYet, got {err:?}")
+        let OpError::Invalid(message) = &err else {
+            panic!("{name}: expected Invalid, got {err:?}")
         };
-        assert_eq!(op, &name.replace('_', " "));
-        assert!(capability.contains("Greenlight"), "{capability}");
-        assert!(err.to_string().contains(capability.as_str()), "{err}");
+        assert!(
+            message.contains("has no Greenlight") && message.contains("database_url"),
+            "{message}"
+        );
     }
     let audited: Vec<(String, String)> = h
         .audit()
@@ -1139,7 +1141,7 @@ async fn greenlight_not_available(h: Harness) {
         .collect();
     let expected: Vec<(String, String)> = names
         .iter()
-        .map(|n| (n.to_string(), "not_available_yet".to_string()))
+        .map(|n| (n.to_string(), "invalid".to_string()))
         .collect();
     assert_eq!(audited, expected);
     h.assert_audit_has_no(&password).await;
@@ -1387,7 +1389,7 @@ scenarios!(
     running_with_a_hanging_server,
     find_meeting,
     recordings,
-    greenlight_not_available,
+    greenlight_without_configuration,
     forbidden_changes_nothing,
     bbb_failures_are_reported,
 );

@@ -67,6 +67,7 @@ pub(super) async fn users_op(app: &App, cmd: UsersCommand) -> anyhow::Result<Ope
             password_file,
             password_stdin,
             role,
+            external_id,
             server: s,
         } => {
             let role = match role.as_deref() {

@@ -31,7 +31,7 @@ pub(crate) const APP_KEYS: &[&str] = &[
     "logging",
 ];
 const STORE_KEYS: &[&str] = &["location", "location_file"];
-const API_KEYS: &[&str] = &["listen"];
+const API_KEYS: &[&str] = &["listen", "public_url"];
 const MATRIX_KEYS: &[&str] = &[
     "homeserver",
     "user_id",
@@ -165,6 +165,8 @@ impl fmt::Display for PostgresUrl {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
+    /// How BBB servers reach this daemon (`https://schedulight.uni.example`), for callbacks.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -317,6 +319,7 @@ impl Default for AppConfig {
                 listen: DEFAULT_LISTEN
                     .parse()
                     .expect("the default listen address is valid"),
+                public_url: None,
             },
             matrix: None,
             mail: MailConfig::default(),
@@ -601,6 +604,17 @@ fn read_api(ctx: &mut Ctx, f: &Fields<'_>, api: &mut ApiConfig) {
         "write IP:port, e.g. 127.0.0.1:8008 (or [::1]:8008)",
     ) {
         api.listen = listen;
+    }
+    if let Some(url) = f.checked(
+        ctx,
+        "public_url",
+        "write the URL BBB servers reach this daemon at, e.g. https://schedulight.uni.example",
+        |s| {
+            super::server::check_http_url(s)
+                .map(|u| u.to_string().trim_end_matches('/').to_string())
+        },
+    ) {
+        api.public_url = Some(url);
     }
 }
 

@@ -375,16 +375,16 @@ impl Service {
     async fn meeting_rooms(&self, t: &GlTarget) -> Result<Vec<GlRoom>, OpError> {
         let meetings = self.store.list_meetings().await.map_err(internal)?;
         let mut rooms = Vec::new();
-        for m in meetings.iter().filter(|m| m.spec.server == t.server.id) {
-            if let Some(room) = &m.spec.room {
-                if let Some(r) =
-                    t.gl.find_room(room)
-                        .await
-                        .map_err(|e| gl_error(&t.server.id, e))?
-                {
-                    rooms.push(r);
-                }
-            }
+        let wanted = meetings
+            .iter()
+            .filter(|m| m.spec.server == t.server.id)
+            .filter_map(|m| m.spec.room.as_ref());
+        for room in wanted {
+            let found =
+                t.gl.find_room(room)
+                    .await
+                    .map_err(|e| gl_error(&t.server.id, e))?;
+            rooms.extend(found);
         }
         Ok(rooms)
     }

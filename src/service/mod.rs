@@ -239,13 +239,6 @@ impl Service {
     }
 }
 
-fn not_available(op: &Operation, capability: &str) -> OpError {
-    OpError::NotAvailableYet {
-        op: op.name().replace('_', " "),
-        capability: capability.into(),
-    }
-}
-
 /// Operations that change something get an audit entry even when they succeed.
 fn is_change(op: &Operation) -> bool {
     use crate::domain::Scope::*;
