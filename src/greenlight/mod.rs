@@ -4,6 +4,7 @@
 //! room_settings JSON, home rooms).
 
 pub mod common;
+pub mod v2;
 
 use crate::domain::{Email, RoomRef, Secret};
 use async_trait::async_trait;
