@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod connector;
+pub mod v2;
 pub mod v3;
 
 use crate::domain::{Email, RoomRef, Secret};
