@@ -108,6 +108,7 @@ fn new_user(mail: &str, name: &str, password: Option<&str>) -> NewUser {
         external_id: None,
         language: None,
         uid: None,
+        provider: None,
     }
 }
 

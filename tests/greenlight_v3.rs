@@ -67,6 +67,7 @@ fn local(addr: &str, name: &str) -> NewUser {
         external_id: None,
         language: None,
         uid: None,
+        provider: None,
     }
 }
 
@@ -555,6 +556,7 @@ async fn external_users_roles_and_languages() {
         external_id: Some("a1b2c3-sub".into()),
         language: Some("de".into()),
         uid: None,
+        provider: None,
     };
     let u = g.create_user(&oidc).await.unwrap();
     assert_eq!(u.role.as_deref(), Some("Administrator"));

@@ -128,6 +128,9 @@ pub enum UsersCommand {
         /// The user's id at the identity provider (OIDC subject, LDAP DN).
         #[arg(long)]
         external_id: Option<String>,
+        /// Greenlight 2: the user's auth provider (ldap, openid_connect, …).
+        #[arg(long)]
+        provider: Option<String>,
         #[command(flatten)]
         server: ServerArg,
     },

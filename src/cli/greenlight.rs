@@ -68,6 +68,7 @@ pub(super) async fn users_op(app: &App, cmd: UsersCommand) -> anyhow::Result<Ope
             password_stdin,
             role,
             external_id,
+            provider,
             server: s,
         } => {
             let role = match role.as_deref() {
@@ -82,7 +83,7 @@ pub(super) async fn users_op(app: &App, cmd: UsersCommand) -> anyhow::Result<Ope
                 full_name: name,
                 password: read_password(password_file.as_deref(), password_stdin)?,
                 role,
-                provider: None,
+                provider,
                 external_id,
             })
         }

@@ -30,6 +30,9 @@ pub struct NewUser {
     pub language: Option<String>,
     /// v2 only: `users.uid`/`username` (default `gl-` + 12 random letters).
     pub uid: Option<String>,
+    /// v2 only: the user's auth provider (`ldap`, `openid_connect`, …) instead of the
+    /// configured one; v3's provider is the tenant and cannot vary per user.
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -154,6 +154,10 @@ impl Service {
             external_id: cu.external_id.clone(),
             language: None,
             uid: None,
+            provider: match t.gl.version() {
+                GreenlightVersion::V2 => cu.provider.clone(),
+                GreenlightVersion::V3 => None,
+            },
         };
         Ok(vec![match t.gl.create_user(&user).await {
             Ok(u) => ItemResult::ok(

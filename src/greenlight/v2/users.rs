@@ -234,14 +234,20 @@ async fn uid_taken(conn: &mut PgConnection, uid: &str) -> Result<bool, Greenligh
 }
 
 pub(super) async fn create(gl: &GreenlightV2, user: &NewUser) -> Result<GlUser, GreenlightError> {
-    let c = check_new_user(gl.provider(), user)?;
+    let provider = user
+        .provider
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .unwrap_or(gl.provider());
+    let c = check_new_user(provider, user)?;
     let digest = match &user.password {
         Some(pw) => Some(hash(pw, gl.bcrypt_cost()).await?),
         None => None,
     };
     let mut tx = gl.pool().begin().await.map_err(db_error)?;
     advisory_lock(&mut tx, &format!("user-email/{}", user.email)).await?;
-    refuse_taken_email(&mut tx, &user.email, gl.provider()).await?;
+    refuse_taken_email(&mut tx, &user.email, provider).await?;
     let role = role(&mut tx, &c.role).await?;
     let uid = match &user.uid {
         Some(uid) if uid_taken(&mut tx, uid).await? => {
@@ -262,7 +268,7 @@ pub(super) async fn create(gl: &GreenlightV2, user: &NewUser) -> Result<GlUser, 
                  now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC') \
          RETURNING id::int8",
     )
-    .bind(gl.provider())
+    .bind(provider)
     .bind(&uid)
     .bind(&c.name)
     // The original tool's owner.uid filled both uid and username; Greenlight fills a missing
@@ -280,13 +286,13 @@ pub(super) async fn create(gl: &GreenlightV2, user: &NewUser) -> Result<GlUser, 
         rooms::create_home_room(&mut tx, id, &c.name).await?;
     }
     tx.commit().await.map_err(db_error)?;
-    tracing::info!(email = %user.email, uid = %uid, provider = gl.provider(), role = %role.name,
+    tracing::info!(email = %user.email, uid = %uid, provider, role = %role.name,
         "created Greenlight 2 user");
     Ok(GlUser {
         id: id.to_string(),
         email: user.email.clone(),
         name: c.name,
-        provider: gl.provider().to_string(),
+        provider: provider.to_string(),
         role: Some(role.name),
         external_id: c.external_id,
         has_password: digest.is_some(),
@@ -416,6 +422,7 @@ mod tests {
             external_id: provider_ext.map(str::to_string),
             language: None,
             uid: None,
+            provider: None,
         }
     }
 
