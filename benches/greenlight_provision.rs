@@ -117,7 +117,8 @@ fn user_op(i: usize) -> Operation {
         full_name: format!("User {i}"),
         password: None,
         role: UserRole::User,
-        provider: None,
+        // Greenlight 2 keeps the auth provider per user; v3's provider is the tenant.
+        provider: Some("openid_connect".into()),
         external_id: Some(format!("oidc-sub-{i:04}")),
     })
 }

@@ -143,6 +143,19 @@ async fn full_round(schema: &'static str, link_base: &str, room_link: &str, exte
         "{links}"
     );
     assert!(links.contains("Shared with: bob@uni.example"), "{links}");
+    let shown = ok(d, &["users", "show", "ADA@uni.example"]);
+    assert!(
+        shown.contains("Ada Lovelace")
+            && shown.contains("lin-alg-001")
+            && shown.contains("password"),
+        "{shown}"
+    );
+    let missing = run(d, &["users", "show", "nobody@uni.example"]);
+    assert!(
+        !missing.ok && missing.stderr.contains("no Greenlight user"),
+        "{}",
+        missing.stderr
+    );
     let by_name = ok(d, &["rooms", "links", "--by", "name", "algebra"]);
     assert!(
         by_name.contains("Linear Algebra I") && !by_name.contains("Moderator Link"),

@@ -582,3 +582,95 @@ async fn a_server_without_greenlight_says_what_to_configure() {
     assert!(err.to_string().contains("greenlight"), "{err}");
     w.sim.shutdown().await;
 }
+
+/// Greenlight 2: the meeting uses the room's bbb_id and passwords (so v2's own password join
+/// links work), `sessions` and `last_session` are kept, and `useHomeRoom` finds the owner's
+/// home room.
+#[tokio::test]
+async fn meetings_in_v2_rooms() {
+    let w = world(GreenlightVersion::V2).await;
+    create_user(&w, "ada@uni.example", "Ada", Some("Gr33nl!ght-secret")).await;
+    create_room(&w, "ada@uni.example", "Lecture", "lec-v2a-001").await;
+    let mut m = MeetingSpec::new("lecture".parse().unwrap(), sid(), "Linear Algebra");
+    m.room = Some("lec-v2a-001".parse().unwrap());
+    run(
+        &w,
+        Operation::ScheduleMeeting {
+            meeting: Box::new(m),
+        },
+    )
+    .await
+    .expect("schedule");
+    let Outcome::Started { bbb_meeting_id, .. } = run(
+        &w,
+        Operation::StartMeetingNow {
+            id: "lecture".parse().unwrap(),
+        },
+    )
+    .await
+    .expect("start") else {
+        panic!("not started")
+    };
+    let (bbb_id, sessions, last_ms, mod_pw): (String, i32, Option<i64>, String) = sqlx::query_as(
+        "SELECT bbb_id, sessions, (extract(epoch from last_session) * 1000)::bigint, moderator_pw \
+         FROM rooms WHERE uid = 'lec-v2a-001'",
+    )
+    .fetch_one(&w.gl_db)
+    .await
+    .expect("room row");
+    assert_eq!(bbb_meeting_id.as_str(), bbb_id);
+    assert_eq!(sessions, 1);
+    let sim_meeting = w.sim.simulator.meeting(&bbb_id).expect("created on BBB");
+    assert_eq!(last_ms, Some(sim_meeting.create_time));
+    assert_eq!(
+        sim_meeting.moderator_pw, mod_pw,
+        "BBB got the room's passwords"
+    );
+    // Greenlight 2's own kind of link (password form) works.
+    let rooms = links(
+        &w,
+        &admin(),
+        RoomFilter::Room("lec-v2a-001".parse().unwrap()),
+    )
+    .await;
+    let link = rooms[0].moderator_link.clone().expect("moderator link");
+    assert!(link.contains("password="), "{link}");
+    assert!(common::open_link(&link).await.entered_client());
+
+    // useHomeRoom: the owner's home room.
+    let mut home = MeetingSpec::new("office-hour".parse().unwrap(), sid(), "Office hour");
+    home.use_home_room = Some(true);
+    home.owner = Some(schedulight::domain::Owner {
+        email: "ada@uni.example".parse().unwrap(),
+        full_name: "Ada".into(),
+        password: None,
+        uid: None,
+        social_uid: None,
+    });
+    run(
+        &w,
+        Operation::ScheduleMeeting {
+            meeting: Box::new(home),
+        },
+    )
+    .await
+    .expect("schedule");
+    let Outcome::Started { bbb_meeting_id, .. } = run(
+        &w,
+        Operation::StartMeetingNow {
+            id: "office-hour".parse().unwrap(),
+        },
+    )
+    .await
+    .expect("start") else {
+        panic!("not started")
+    };
+    let home_bbb: String = sqlx::query_scalar(
+        "SELECT r.bbb_id FROM rooms r JOIN users u ON u.room_id = r.id WHERE u.email = 'ada@uni.example'",
+    )
+    .fetch_one(&w.gl_db)
+    .await
+    .expect("home room");
+    assert_eq!(bbb_meeting_id.as_str(), home_bbb);
+    w.sim.shutdown().await;
+}

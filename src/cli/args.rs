@@ -110,6 +110,12 @@ pub struct ServerArg {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
+    /// Look a Greenlight user up by e-mail.
+    Show {
+        email: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Create a Greenlight user (an external/OIDC user when no password is given).
     Create {
         email: String,

@@ -61,6 +61,13 @@ fn read_password(file: Option<&std::path::Path>, stdin: bool) -> anyhow::Result<
 
 pub(super) async fn users_op(app: &App, cmd: UsersCommand) -> anyhow::Result<Operation> {
     Ok(match cmd {
+        UsersCommand::Show {
+            email: e,
+            server: s,
+        } => Operation::ShowUser {
+            server: server(app, &s).await?,
+            email: email(&e)?,
+        },
         UsersCommand::Create {
             email: e,
             name,

@@ -121,6 +121,7 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
                 out.push_str(&room(r, opts));
             }
         }
+        Outcome::User { user } => out.push_str(&user_detail(user)),
         Outcome::Items {
             operation,
             result_id,
@@ -166,6 +167,35 @@ fn room(r: &crate::domain::outcome::RoomView, opts: RenderOptions) -> String {
     if !r.shared_with.is_empty() {
         let _ = writeln!(out, "Shared with: {}", r.shared_with.join(", "));
     }
+    out
+}
+
+fn user_detail(u: &crate::domain::outcome::UserView) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} <{}> on server '{}'", u.name, u.email, u.server);
+    let role = u.role.as_deref().unwrap_or("-");
+    let _ = writeln!(out, "  provider: {}, role: {role}", u.provider);
+    let login = if u.has_password {
+        "password"
+    } else {
+        "external sign-in"
+    };
+    let ext = u
+        .external_id
+        .as_deref()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  signs in with: {login}{ext}; verified: {}",
+        u.verified
+    );
+    let rooms = if u.rooms.is_empty() {
+        "-".to_string()
+    } else {
+        u.rooms.join(", ")
+    };
+    let _ = writeln!(out, "  rooms: {rooms}");
     out
 }
 

@@ -187,6 +187,11 @@ pub enum Operation {
     },
     ShareRoom(ShareRoom),
     UnshareRoom(ShareRoom),
+    /// A Greenlight user by e-mail, with the rooms they own.
+    ShowUser {
+        server: ServerId,
+        email: Email,
+    },
     /// Stored per-item results of an earlier multi-item command.
     CommandResult {
         id: i64,
@@ -292,6 +297,7 @@ impl Operation {
             DeleteRoom { .. } => "delete_room",
             RenameRoom { .. } => "rename_room",
             SetRoom { .. } => "set_room",
+            ShowUser { .. } => "show_user",
             CommandResult { .. } => "command_result",
             ShareRoom(_) => "share_room",
             UnshareRoom(_) => "unshare_room",
@@ -333,7 +339,7 @@ impl Operation {
             | SetRoom { .. }
             | ShareRoom(_)
             | UnshareRoom(_) => Scope::GreenlightWrite,
-            RoomLinks { .. } | CommandResult { .. } => Scope::MeetingsRead,
+            RoomLinks { .. } | CommandResult { .. } | ShowUser { .. } => Scope::MeetingsRead,
             ListRecordings { .. } => Scope::RecordingsRead,
             PublishRecordings { .. } | UnpublishRecordings { .. } | DeleteRecordings { .. } => {
                 Scope::RecordingsWrite

@@ -81,6 +81,22 @@ impl ItemResult {
     }
 }
 
+/// A Greenlight user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub server: ServerId,
+    pub email: String,
+    pub name: String,
+    /// v3: the tenant; v2: the auth provider (`greenlight`, `ldap`, …).
+    pub provider: String,
+    pub role: Option<String>,
+    pub external_id: Option<String>,
+    pub has_password: bool,
+    pub verified: bool,
+    /// Ids of the rooms the user owns.
+    pub rooms: Vec<String>,
+}
+
 /// A Greenlight room with its links.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomView {
@@ -160,6 +176,9 @@ pub enum Outcome {
     },
     Rooms {
         rooms: Vec<RoomView>,
+    },
+    User {
+        user: Box<UserView>,
     },
     /// Per-item results of a command (share with several users, …), stored as `result_id`.
     Items {

@@ -5,7 +5,7 @@ use crate::bbb::{Bbb, JoinAuth, JoinParams, RecordingsQuery, Role};
 use crate::domain::operation::{
     CreateRoom, CreateUser, RoomDisposition, RoomFilter, ShareRoom, UserRole,
 };
-use crate::domain::outcome::{ItemResult, RoomView};
+use crate::domain::outcome::{ItemResult, RoomView, UserView};
 use crate::domain::{
     Actor, BbbMeetingId, Email, OpError, Operation, Outcome, RecordId, RoomRef, Scope, ServerId,
     ServerSpec,
@@ -368,6 +368,35 @@ impl Service {
             .map(|r| room_view(&t, bbb.as_ref(), r, with_links))
             .collect();
         Ok(Outcome::Rooms { rooms })
+    }
+
+    pub(super) async fn show_user(
+        &self,
+        server: &ServerId,
+        email: &Email,
+    ) -> Result<Outcome, OpError> {
+        let t = self.greenlight(server).await?;
+        let user =
+            t.gl.find_user(email)
+                .await
+                .map_err(|e| gl_error(server, e))?
+                .ok_or_else(|| OpError::not_found("Greenlight user", email))?;
+        let rooms = self
+            .search(&t, RoomSearch::OwnerEmail(email.clone()))
+            .await?;
+        Ok(Outcome::User {
+            user: Box::new(UserView {
+                server: server.clone(),
+                email: user.email.to_string(),
+                name: user.name,
+                provider: user.provider,
+                role: user.role,
+                external_id: user.external_id,
+                has_password: user.has_password,
+                verified: user.verified,
+                rooms: rooms.into_iter().map(|r| r.friendly_id).collect(),
+            }),
+        })
     }
 
     async fn search(&self, t: &GlTarget, by: RoomSearch) -> Result<Vec<GlRoom>, OpError> {

@@ -146,6 +146,7 @@ impl Service {
             | SetRoom { .. }
             | ShareRoom(_)
             | UnshareRoom(_) => self.greenlight_op(actor, op).await,
+            ShowUser { server, email } => self.show_user(server, email).await,
             RoomLinks {
                 server,
                 filter,
