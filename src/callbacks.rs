@@ -77,6 +77,33 @@ async fn server_of(
         .ok_or(StatusCode::NOT_FOUND)
 }
 
+/// The server's Greenlight with its settings; `None` when the server has none.
+async fn greenlight_of(
+    state: &CallbackState,
+    server: &ServerSpec,
+) -> Result<
+    Option<(
+        crate::greenlight::GreenlightSettings,
+        Arc<dyn crate::greenlight::Greenlight>,
+    )>,
+    StatusCode,
+> {
+    let Some(settings) = server
+        .greenlight
+        .clone()
+        .or(state.default_greenlight.clone())
+    else {
+        return Ok(None);
+    };
+    match state.greenlight.open(&settings).await {
+        Ok(gl) => Ok(Some((settings, gl))),
+        Err(e) => {
+            tracing::warn!(server = %server.id, error = %e, "cannot reach Greenlight for a callback");
+            Err(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
 /// `GET …/meeting-ended?server=ID&meetingID=…&recordingmarks=…` from BBB.
 async fn meeting_ended(
     State(state): State<CallbackState>,
@@ -91,19 +118,10 @@ async fn meeting_ended(
         return StatusCode::BAD_REQUEST;
     };
     tracing::info!(server = %server.id, %meeting_id, "BBB reports a meeting ended");
-    let Some(settings) = server
-        .greenlight
-        .clone()
-        .or(state.default_greenlight.clone())
-    else {
-        return StatusCode::OK;
-    };
-    let gl = match state.greenlight.open(&settings).await {
-        Ok(gl) => gl,
-        Err(e) => {
-            tracing::warn!(server = %server.id, error = %e, "cannot reach Greenlight for an end callback");
-            return StatusCode::SERVICE_UNAVAILABLE;
-        }
+    let (settings, gl) = match greenlight_of(&state, &server).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return StatusCode::OK,
+        Err(code) => return code,
     };
     if let Err(e) = gl.meeting_ended(meeting_id).await {
         tracing::warn!(server = %server.id, error = %e, "cannot mark the room offline");
@@ -143,18 +161,12 @@ async fn recording_ready(
         return StatusCode::UNAUTHORIZED;
     };
     tracing::info!(server = %server.id, record_id = ?claims.get("record_id"), "BBB reports a recording ready");
-    let Some(settings) = server
-        .greenlight
-        .clone()
-        .or(state.default_greenlight.clone())
-    else {
-        return StatusCode::OK;
+    let (settings, gl) = match greenlight_of(&state, &server).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return StatusCode::OK,
+        Err(code) => return code,
     };
-    let version = match state.greenlight.open(&settings).await {
-        Ok(gl) => gl.version(),
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE,
-    };
-    let Some((_, ready_url)) = greenlight_callback_urls(version, &settings.link_base) else {
+    let Some((_, ready_url)) = greenlight_callback_urls(gl.version(), &settings.link_base) else {
         return StatusCode::OK;
     };
     forward(
