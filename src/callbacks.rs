@@ -35,16 +35,42 @@ pub fn router(state: CallbackState) -> Router {
         .with_state(state)
 }
 
-/// Our callback URLs for a meeting on `server`, given the daemon's public base URL.
-pub fn callback_urls(public_base: &str, server: &ServerId) -> (String, String) {
+/// Our callback URLs for a meeting on `server`, given the daemon's public base URL. The end
+/// callback carries a token (HMAC-SHA256 with the server's BBB secret over server and meeting),
+/// so nobody else can mark rooms offline through us; the recording-ready callback is a JWT
+/// signed with that secret already.
+pub fn callback_urls(public_base: &str, server: &ServerSpec, meeting_id: &str) -> (String, String) {
     let base = public_base.trim_end_matches('/');
-    let q: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("server", server.as_str())
+    let ended: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("server", server.id.as_str())
+        .append_pair("m", meeting_id)
+        .append_pair("token", &end_token(server, meeting_id))
+        .finish();
+    let ready: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("server", server.id.as_str())
         .finish();
     (
-        format!("{base}{MEETING_ENDED_PATH}?{q}"),
-        format!("{base}{RECORDING_READY_PATH}?{q}"),
+        format!("{base}{MEETING_ENDED_PATH}?{ended}"),
+        format!("{base}{RECORDING_READY_PATH}?{ready}"),
     )
+}
+
+fn end_mac(server: &ServerSpec, meeting_id: &str) -> hmac::Hmac<sha2::Sha256> {
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(server.secret.expose().as_bytes())
+            .expect("HMAC accepts keys of any length");
+    mac.update(format!("meeting-ended\n{}\n{meeting_id}", server.id).as_bytes());
+    mac
+}
+
+fn end_token(server: &ServerSpec, meeting_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(end_mac(server, meeting_id).finalize().into_bytes())
+}
+
+fn end_token_ok(server: &ServerSpec, meeting_id: &str, token: &str) -> bool {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .is_ok_and(|t| end_mac(server, meeting_id).verify_slice(&t).is_ok())
 }
 
 /// Greenlight's own callback URLs (what it would register itself): v3 only.
@@ -114,9 +140,16 @@ async fn meeting_ended(
         Ok(s) => s,
         Err(code) => return code,
     };
-    let Some(meeting_id) = params.get("meetingID") else {
+    let (Some(meeting_id), Some(token)) = (params.get("m"), params.get("token")) else {
         return StatusCode::BAD_REQUEST;
     };
+    // BBB appends meetingID itself; it must be the meeting the token was made for.
+    if !end_token_ok(&server, meeting_id, token)
+        || params.get("meetingID").is_some_and(|m| m != meeting_id)
+    {
+        tracing::warn!(server = %server.id, "end callback with a bad token");
+        return StatusCode::UNAUTHORIZED;
+    }
     tracing::info!(server = %server.id, %meeting_id, "BBB reports a meeting ended");
     let (settings, gl) = match greenlight_of(&state, &server).await {
         Ok(Some(found)) => found,
@@ -131,7 +164,7 @@ async fn meeting_ended(
     };
     // Forward what BBB sent, minus our own routing parameter.
     let forwarded: String = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .filter(|(k, _)| k != "server")
+        .filter(|(k, _)| !matches!(k.as_ref(), "server" | "m" | "token"))
         .fold(
             form_urlencoded::Serializer::new(String::new()),
             |mut s, (k, v)| {
@@ -232,15 +265,24 @@ mod tests {
 
     #[test]
     fn urls() {
-        let (e, r) = callback_urls("https://sl.uni.example/", &"bbb".parse().unwrap());
-        assert_eq!(
-            e,
-            "https://sl.uni.example/callbacks/meeting-ended?server=bbb"
+        let server = ServerSpec::new(
+            "bbb".parse().unwrap(),
+            "https://b.example/bigbluebutton/api".parse().unwrap(),
+            crate::domain::Secret::new("s3cret"),
         );
+        let (e, r) = callback_urls("https://sl.uni.example/", &server, "room 1");
+        let prefix = "https://sl.uni.example/callbacks/meeting-ended?server=bbb&m=room+1&token=";
+        assert!(e.starts_with(prefix), "{e}");
         assert_eq!(
             r,
             "https://sl.uni.example/callbacks/recording-ready?server=bbb"
         );
+        let token = e.rsplit("token=").next().unwrap();
+        assert!(end_token_ok(&server, "room 1", token));
+        assert!(!end_token_ok(&server, "room 2", token));
+        let mut other = server.clone();
+        other.secret = crate::domain::Secret::new("other");
+        assert!(!end_token_ok(&other, "room 1", token));
         assert_eq!(
             greenlight_callback_urls(GreenlightVersion::V3, "https://gl.x/"),
             Some((

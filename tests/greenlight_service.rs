@@ -42,6 +42,7 @@ struct World {
     gl_db: PgPool,
     sim: SimHandle,
     received: Received,
+    callbacks_url: String,
     _callbacks: tokio::task::JoinHandle<()>,
     _standin: tokio::task::JoinHandle<()>,
 }
@@ -125,7 +126,7 @@ async fn world(version: GreenlightVersion) -> World {
     }))
     .await;
     let settings = ServiceSettings {
-        callback_base: Some(callbacks_url),
+        callback_base: Some(callbacks_url.clone()),
         ..ServiceSettings::default()
     };
     let service = Service::new(
@@ -141,6 +142,7 @@ async fn world(version: GreenlightVersion) -> World {
         gl_db,
         sim,
         received,
+        callbacks_url,
         _callbacks: callbacks,
         _standin: standin,
     }

@@ -229,7 +229,7 @@ impl Service {
             .map_err(|e| OpError::Invalid(format!("Greenlight room {}: {e}", r.friendly_id)))?;
         params.meeting_id = Some(bbb_id.clone());
         let callbacks = match &self.settings.callback_base {
-            Some(base) => Some(crate::callbacks::callback_urls(base, &server.id)),
+            Some(base) => Some(crate::callbacks::callback_urls(base, server, &r.meeting_id)),
             None => {
                 crate::callbacks::greenlight_callback_urls(t.gl.version(), &t.settings.link_base)
             }
