@@ -521,6 +521,30 @@ async fn meeting_in_a_v3_room_and_callbacks() {
     );
     assert!(common::open_link(&links.moderator).await.entered_client());
 
+    // A forged end callback (no or a wrong token) is refused and changes nothing.
+    let base = format!(
+        "{}/callbacks/meeting-ended?server=bbb&m={meeting_id}",
+        w.callbacks_url
+    );
+    for forged in [
+        format!("{base}&meetingID={meeting_id}"),
+        format!("{base}&token=AAAA&meetingID={meeting_id}"),
+    ] {
+        let status = reqwest::get(&forged)
+            .await
+            .expect("request")
+            .status()
+            .as_u16();
+        assert!(status == 400 || status == 401, "{status} for {forged}");
+    }
+    let still_online: bool =
+        sqlx::query_scalar("SELECT online FROM rooms WHERE friendly_id = 'lec-tur-eee'")
+            .fetch_one(&w.gl_db)
+            .await
+            .expect("room row");
+    assert!(still_online, "a forged callback changed nothing");
+    assert!(w.received.0.lock().unwrap().is_empty(), "nothing forwarded");
+
     run(
         &w,
         Operation::EndMeeting {
