@@ -90,8 +90,23 @@ pub enum MeetingsCommand {
         #[arg(long)]
         links: bool,
     },
+    /// Schedule meetings: one from flags, or every meeting of a file in the original tool's
+    /// format (`meetings:` section; `--update` replaces existing ones).
+    Schedule(ScheduleArgs),
     /// Scheduled meetings.
     List,
+    /// Cancel a scheduled meeting (it stays listed, nothing more runs).
+    Cancel { id: String },
+    /// Stop the scheduler from touching a meeting until it is enabled again (the original's 900).
+    Disable { id: String },
+    /// Let the scheduler handle a disabled meeting again.
+    Enable { id: String },
+    /// Forget a meeting's step history (all, or one step) so its steps run again.
+    Reset {
+        id: String,
+        #[arg(long)]
+        step: Option<String>,
+    },
     /// State and step history of a scheduled meeting.
     Status { id: String },
     /// Create the meeting on BBB now and print its join links.
@@ -237,6 +252,39 @@ pub enum LinksBy {
     Owner,
     Id,
     Meetings,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// A YAML file in the original tool's format; its `meetings:` are scheduled.
+    #[arg(long, conflicts_with_all = ["id", "name", "start"])]
+    pub file: Option<std::path::PathBuf>,
+    /// Replace meetings that exist already instead of refusing them.
+    #[arg(long)]
+    pub update: bool,
+    /// Meeting id (when not using --file).
+    #[arg(required_unless_present = "file")]
+    pub id: Option<String>,
+    #[arg(long, required_unless_present = "file")]
+    pub name: Option<String>,
+    /// Start, `YYYY-MM-DD HH:MM` in --time-zone (or the default zone).
+    #[arg(long)]
+    pub start: Option<String>,
+    #[arg(long)]
+    pub time_zone: Option<String>,
+    /// Greenlight room id to hold the meeting in.
+    #[arg(long)]
+    pub room: Option<String>,
+    #[arg(long)]
+    pub duration: Option<u32>,
+    #[arg(long)]
+    pub pre_open_minutes: Option<u32>,
+    #[arg(long)]
+    pub end_after_minutes: Option<u32>,
+    #[arg(long)]
+    pub record: bool,
+    #[command(flatten)]
+    pub server: ServerArg,
 }
 
 #[derive(Debug, Args)]

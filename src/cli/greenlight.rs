@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::domain::operation::{
     CreateRoom, CreateUser, RoomDisposition, RoomFilter, ShareRoom, UserRole,
 };
-use crate::domain::{Email, Operation, Recipient, RoomRef, Secret, ServerId};
+use crate::domain::{Email, MeetingSpec, Operation, Recipient, RoomRef, Secret, ServerId};
 use anyhow::{Context, anyhow, bail};
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -241,4 +241,53 @@ async fn share(app: &App, s: &ServerArg, r: &str, users: &[String]) -> anyhow::R
         room: room(r)?,
         with,
     })
+}
+
+/// `meetings schedule`: one meeting from flags, or every meeting of a seed-format file.
+pub(super) async fn schedule_ops(
+    app: &App,
+    args: super::args::ScheduleArgs,
+) -> anyhow::Result<Vec<Operation>> {
+    let wrap = |m: MeetingSpec| {
+        if args.update {
+            Operation::UpdateMeeting {
+                meeting: Box::new(m),
+            }
+        } else {
+            Operation::ScheduleMeeting {
+                meeting: Box::new(m),
+            }
+        }
+    };
+    if let Some(file) = &args.file {
+        let seed = crate::config::load_seed_file(file).map_err(|e| anyhow!("{e}"))?;
+        let ops: Vec<Operation> = seed
+            .operations()
+            .filter_map(|op| match op {
+                Operation::ScheduleMeeting { meeting } => Some(wrap((**meeting).clone())),
+                _ => None,
+            })
+            .collect();
+        if ops.is_empty() {
+            bail!("{} has no meetings: section", file.display());
+        }
+        return Ok(ops);
+    }
+    let (Some(id), Some(name)) = (&args.id, &args.name) else {
+        bail!("give a meeting id and --name, or --file");
+    };
+    let mut m = MeetingSpec::new(id.parse()?, server(app, &args.server).await?, name.clone());
+    m.start = args
+        .start
+        .as_deref()
+        .map(crate::domain::meeting::seed_datetime::parse)
+        .transpose()
+        .map_err(|e| anyhow!("--start: {e}"))?;
+    m.time_zone = args.time_zone.clone();
+    m.room = args.room.as_deref().map(room).transpose()?;
+    m.duration = args.duration;
+    m.pre_open_minutes = args.pre_open_minutes;
+    m.end_after_minutes = args.end_after_minutes;
+    m.record = args.record.then_some(true);
+    Ok(vec![wrap(m)])
 }

@@ -64,6 +64,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await)
         }
+        Command::Meetings {
+            command: MeetingsCommand::Schedule(args),
+        } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            let ops = greenlight::schedule_ops(&app, args).await?;
+            let mut code = ExitCode::SUCCESS;
+            for op in ops {
+                if execute(&app, op, json, RenderOptions::default()).await != ExitCode::SUCCESS {
+                    code = ExitCode::FAILURE;
+                }
+            }
+            Ok(code)
+        }
         Command::Meetings { command } => {
             let app = open_app(cli.config.as_deref()).await?;
             let (op, opts) = meetings_op(command)?;
@@ -104,6 +117,23 @@ fn meetings_op(command: MeetingsCommand) -> anyhow::Result<(Operation, RenderOpt
             Operation::StartMeetingNow { id: id(i)? },
             RenderOptions::default(),
         ),
+        MeetingsCommand::Cancel { id: i } => (
+            Operation::CancelMeeting { id: id(i)? },
+            RenderOptions::default(),
+        ),
+        MeetingsCommand::Disable { id: i } => (
+            Operation::DisableMeeting { id: id(i)? },
+            RenderOptions::default(),
+        ),
+        MeetingsCommand::Enable { id: i } => (
+            Operation::EnableMeeting { id: id(i)? },
+            RenderOptions::default(),
+        ),
+        MeetingsCommand::Reset { id: i, step } => (
+            Operation::ResetMeeting { id: id(i)?, step },
+            RenderOptions::default(),
+        ),
+        MeetingsCommand::Schedule(_) => anyhow::bail!("schedule is handled before"),
         MeetingsCommand::End { id: i } => (
             Operation::EndMeeting { id: id(i)? },
             RenderOptions::default(),
