@@ -13,7 +13,7 @@ use schedulight::streaming::{
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -143,6 +143,7 @@ fn assert_no_secret_in_args(call: &Call) {
 
 #[tokio::test]
 async fn docker_run_has_exact_argv_and_the_values_only_in_its_environment() {
+    init_logs();
     let fake = FakeDocker::new();
     let launcher = fake.launcher();
     let req = request("f0e1d2c3b4a5-1700000000", Some("/video/5min.mp4"));
@@ -204,6 +205,7 @@ async fn docker_run_has_exact_argv_and_the_values_only_in_its_environment() {
 
 #[tokio::test]
 async fn without_intro_no_bbb_intro_is_passed() {
+    init_logs();
     let fake = FakeDocker::new();
     let mut launcher = fake.launcher();
     launcher.run_args = vec!["-v".into(), "/srv/videodata:/video".into()];
@@ -236,6 +238,7 @@ async fn without_intro_no_bbb_intro_is_passed() {
 
 #[tokio::test]
 async fn a_streamer_host_sets_docker_host_on_every_call() {
+    init_logs();
     let fake = FakeDocker::new();
     let launcher = launcher_for(Some("streamer.uni.invalid"), &fake.config()).unwrap();
     assert!(launcher.describe().contains("root@streamer.uni.invalid"));
@@ -272,6 +275,7 @@ async fn a_streamer_host_sets_docker_host_on_every_call() {
 
 #[tokio::test]
 async fn start_and_stop_are_idempotent() {
+    init_logs();
     let fake = FakeDocker::new();
     let launcher = fake.launcher();
     let req = request("meeting-4", None);
@@ -300,6 +304,7 @@ async fn start_and_stop_are_idempotent() {
 
 #[tokio::test]
 async fn an_ended_container_is_replaced_and_counts_as_not_running() {
+    init_logs();
     let fake = FakeDocker::new();
     let launcher = fake.launcher();
     let req = request("meeting-5", None);
@@ -324,6 +329,7 @@ async fn an_ended_container_is_replaced_and_counts_as_not_running() {
 
 #[tokio::test]
 async fn losing_a_start_race_is_already_running() {
+    init_logs();
     let fake = FakeDocker::new();
     let mut launcher = fake.launcher();
     launcher
@@ -339,6 +345,7 @@ async fn losing_a_start_race_is_already_running() {
 
 #[tokio::test]
 async fn a_failing_docker_gives_a_clear_error_without_the_secret() {
+    init_logs();
     let fake = FakeDocker::new();
     let mut launcher = fake.launcher();
     launcher
@@ -398,6 +405,7 @@ impl FailOnRun {
 
 #[tokio::test]
 async fn docker_is_found_through_path() {
+    init_logs();
     let fake = FakeDocker::new();
     let mut launcher = fake.launcher();
     launcher.docker = PathBuf::from("docker");
@@ -412,6 +420,7 @@ async fn docker_is_found_through_path() {
 
 #[tokio::test]
 async fn a_missing_docker_says_what_to_do() {
+    init_logs();
     let fake = FakeDocker::new();
     let req = request("meeting-9", None);
 
@@ -440,6 +449,7 @@ async fn a_missing_docker_says_what_to_do() {
 
 #[tokio::test]
 async fn a_hanging_docker_is_stopped_at_the_deadline() {
+    init_logs();
     let fake = FakeDocker::new();
     let mut launcher = fake.launcher();
     launcher.timeout = Duration::from_millis(300);
@@ -459,6 +469,7 @@ async fn a_hanging_docker_is_stopped_at_the_deadline() {
 
 #[tokio::test]
 async fn bad_stream_urls_are_refused_before_anything_runs() {
+    init_logs();
     let fake = FakeDocker::new();
     let launcher = fake.launcher();
     for bad in [
@@ -505,6 +516,7 @@ async fn bad_stream_urls_are_refused_before_anything_runs() {
 
 #[tokio::test]
 async fn bad_intros_are_refused_before_anything_runs() {
+    init_logs();
     let fake = FakeDocker::new();
     let launcher = fake.launcher();
     for bad in [
@@ -526,6 +538,7 @@ async fn bad_intros_are_refused_before_anything_runs() {
 
 #[tokio::test]
 async fn bad_hosts_are_refused_before_anything_runs() {
+    init_logs();
     let fake = FakeDocker::new();
     for bad in [
         "-oProxyCommand=touch /tmp/pwned",
@@ -559,6 +572,7 @@ async fn bad_hosts_are_refused_before_anything_runs() {
 
 #[tokio::test]
 async fn meeting_ids_the_image_would_split_are_refused_for_docker() {
+    init_logs();
     let fake = FakeDocker::new();
     let launcher = fake.launcher();
     for bad in ["x -t rtmp://elsewhere.invalid/k", "a*", "[ab]", "what?"] {
@@ -582,6 +596,7 @@ async fn meeting_ids_the_image_would_split_are_refused_for_docker() {
 
 #[tokio::test]
 async fn bad_docker_settings_are_refused() {
+    init_logs();
     let fake = FakeDocker::new();
     let req = request("meeting-13", None);
     let mut l = fake.launcher();
@@ -640,6 +655,7 @@ impl FakeCtl {
 
 #[tokio::test]
 async fn command_templates_keep_hostile_meeting_ids_as_single_arguments() {
+    init_logs();
     let hostile = [
         "a b c",
         "it's \"quoted\"",
@@ -683,6 +699,7 @@ async fn command_templates_keep_hostile_meeting_ids_as_single_arguments() {
 
 #[tokio::test]
 async fn command_launcher_is_idempotent_with_a_status_command() {
+    init_logs();
     let ctl = FakeCtl::new();
     let launcher = ctl.launcher(true);
     let req = request("meeting-14", None);
@@ -723,6 +740,7 @@ async fn command_launcher_is_idempotent_with_a_status_command() {
 
 #[tokio::test]
 async fn a_failing_start_command_gives_an_error_without_the_secret() {
+    init_logs();
     let ctl = FakeCtl::new();
     std::fs::write(ctl.dir.path().join("fail"), "").unwrap();
     let launcher = ctl.launcher(false);
@@ -756,6 +774,7 @@ async fn a_failing_start_command_gives_an_error_without_the_secret() {
 
 #[tokio::test]
 async fn command_templates_are_checked() {
+    init_logs();
     let bad = |start: &[&str], stop: &[&str]| {
         CommandLauncher::new(
             start.iter().map(|s| s.to_string()).collect(),
@@ -804,9 +823,57 @@ async fn command_templates_are_checked() {
     );
 }
 
-/// Captured log output of the current thread.
+#[tokio::test]
+async fn logs_name_meeting_and_host_but_never_the_secret() {
+    let logs = init_logs();
+    let fake = FakeDocker::new();
+    let launcher = launcher_for(Some("streamer.uni.invalid"), &fake.config()).unwrap();
+    let mut req = request("meeting-17", Some("/video/intro.mp4"));
+    req.name = StreamName::for_occurrence("log-check", "1");
+    launcher.start(&req).await.unwrap();
+    launcher.stop(&req.name).await.unwrap();
+    let failing = FailOnRun::new();
+    let mut docker = fake.launcher();
+    docker.docker = failing.path.clone();
+    docker.docker_host = Some(StreamerHost::parse("streamer.uni.invalid", "root").unwrap());
+    docker.start(&req).await.unwrap_err();
+
+    let text = logs.text();
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("sl-stream-log-check-1"))
+        .collect();
+    let has = |what: &str| {
+        ours.iter().any(|l| {
+            l.contains(what)
+                && l.contains("meeting_id=meeting-17")
+                && l.contains("host=root@streamer.uni.invalid")
+        })
+    };
+    assert!(has("live stream started"), "{text}");
+    assert!(has("live stream did not start"), "{text}");
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("live stream stopped")
+                && l.contains("host=root@streamer.uni.invalid")),
+        "{text}"
+    );
+    // Everything every test in this file logged so far, debug level included.
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(!text.contains("streamKey9876"), "{text}");
+    assert!(!format!("{req:?}").contains(SECRET));
+    assert!(!format!("{req:?}").contains("streamKey9876"));
+}
+
+/// Log output of every test in this file.
 #[derive(Clone, Default)]
 struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuf {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log lock")).into_owned()
+    }
+}
 
 impl Write for LogBuf {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -818,36 +885,20 @@ impl Write for LogBuf {
     }
 }
 
-#[tokio::test]
-async fn logs_name_meeting_and_host_but_never_the_secret() {
-    let buf = LogBuf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let fake = FakeDocker::new();
-    let launcher = launcher_for(Some("streamer.uni.invalid"), &fake.config()).unwrap();
-    let req = request("meeting-17", Some("/video/intro.mp4"));
-    launcher.start(&req).await.unwrap();
-    launcher.stop(&req.name).await.unwrap();
-    let failing = FailOnRun::new();
-    let mut docker = fake.launcher();
-    docker.docker = failing.path.clone();
-    docker.docker_host = Some(StreamerHost::parse("streamer.uni.invalid", "root").unwrap());
-    docker.start(&req).await.unwrap_err();
-
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("live stream started"), "{text}");
-    assert!(text.contains("live stream did not start"), "{text}");
-    assert!(text.contains(req.name.as_str()), "{text}");
-    assert!(text.contains("meeting-17"), "{text}");
-    assert!(text.contains("root@streamer.uni.invalid"), "{text}");
-    assert!(!text.contains(SECRET), "{text}");
-    assert!(!text.contains("streamKey9876"), "{text}");
-    assert!(!format!("{req:?}").contains(SECRET));
-    assert!(!format!("{req:?}").contains("streamKey9876"));
+/// One global debug-level subscriber for the whole file, installed by every test before it
+/// logs anything: a per-test `set_default` races with other threads over tracing's cached
+/// callsite interest and loses lines.
+fn init_logs() -> &'static LogBuf {
+    static LOGS: OnceLock<LogBuf> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = LogBuf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+        buf
+    })
 }
