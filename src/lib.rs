@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod greenlight;
+pub mod scheduler;
 pub mod service;
 pub mod store;
 pub mod streaming;

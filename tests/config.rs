@@ -1629,3 +1629,111 @@ proptest! {
         let _ = AppConfig::from_yaml_str_with_env(&text, "fuzz/bot-config.yml", &vars);
     }
 }
+
+// ------------------------------------------------------------------ scheduler keys
+
+#[test]
+fn seed_scheduler_keys_are_read() {
+    use schedulight::domain::meeting::{ExDate, MisfirePolicy};
+    let seed = load_seed_file(&fixture("seed-recurring.yml")).unwrap_or_else(|e| panic!("{e}"));
+    let weekly = meeting(&seed, "weekly");
+    assert_eq!(
+        weekly.recurrence.as_ref().map(|r| r.source()),
+        Some("RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=12")
+    );
+    assert_eq!(
+        weekly.exdate,
+        [
+            ExDate::Day(jiff::civil::date(2027, 3, 30)),
+            ExDate::At(jiff::civil::date(2027, 4, 13).at(10, 0, 0, 0)),
+        ]
+    );
+    assert_eq!(weekly.misfire, Some(MisfirePolicy::Grace));
+    assert_eq!(weekly.misfire_grace_minutes, Some(20));
+    assert_eq!(
+        weekly.notify_room.as_ref().map(|r| r.as_str()),
+        Some("!seminar:uni.example")
+    );
+    let monthly = meeting(&seed, "monthly");
+    assert_eq!(
+        monthly.misfire,
+        Some(MisfirePolicy::Always),
+        "case-insensitive"
+    );
+    assert!(monthly.notify_room.as_ref().unwrap().is_alias());
+    let once = meeting(&seed, "once");
+    assert!(once.recurrence.is_none() && once.exdate.is_empty());
+    assert_eq!(once.misfire, Some(MisfirePolicy::Skip));
+    assert_eq!(once.notify_room, None);
+}
+
+#[test]
+fn seed_scheduler_keys_report_located_errors() {
+    let errors = load_seed_file(&fixture("seed-recurring-broken.yml")).unwrap_err();
+    let expected: Vec<(u64, u64, String)> = [
+        (6, 17, "meetings.hourly.recurrence"),
+        (7, 14, "meetings.hourly.misfire"),
+        (8, 26, "meetings.hourly.misfireGraceMinutes"),
+        (9, 17, "meetings.hourly.notifyRoom"),
+        (14, 17, "meetings.nostart.recurrence"),
+        (19, 17, "meetings.wrongday.recurrence"),
+        (21, 9, "meetings.wrongday.exdate[0]"),
+        (22, 9, "meetings.wrongday.exdate[1]"),
+        (23, 9, "meetings.wrongday.exdate[2]"),
+        (28, 13, "meetings.oneoff.exdate"),
+        (29, 5, "meetings.oneoff.recurence"),
+    ]
+    .iter()
+    .map(|(l, c, p)| (*l, *c, p.to_string()))
+    .collect();
+    assert_eq!(positions(&errors), expected, "\n{errors}");
+    let has = |path: &str, text: &str| {
+        let e = find(&errors, path);
+        assert!(
+            e.to_string().contains(text),
+            "{path}: expected {text:?} in {e}"
+        );
+    };
+    has("meetings.hourly.recurrence", "BYHOUR is not supported");
+    has(
+        "meetings.hourly.recurrence",
+        "FREQ=WEEKLY;BYDAY=TU;COUNT=12",
+    );
+    has("meetings.hourly.misfire", "did you mean `grace`?");
+    has("meetings.hourly.misfireGraceMinutes", "0 or more");
+    has("meetings.hourly.notifyRoom", "starts with ! (room id) or #");
+    has("meetings.nostart.recurrence", "needs startDate");
+    has(
+        "meetings.wrongday.recurrence",
+        "startDate 2027-03-15 10:00 (a Monday) is not a day of the recurrence",
+    );
+    has("meetings.wrongday.exdate[0]", "\"2027-13-01\" is not a day");
+    has(
+        "meetings.wrongday.exdate[1]",
+        "not at the meeting's time 10:00",
+    );
+    has(
+        "meetings.oneoff.exdate",
+        "one-off meeting has nothing to skip",
+    );
+    has("meetings.oneoff.recurence", "did you mean `recurrence`?");
+    assert!(errors.iter().all(|e| e.hint.is_some()), "\n{errors}");
+}
+
+#[test]
+fn seed_recurrence_until_before_start_is_refused() {
+    let text = "\
+meetings:
+  m:
+    server: bbb
+    meetingName: M
+    startDate: 2027-03-16 10:00
+    recurrence: FREQ=DAILY;UNTIL=20270301
+";
+    let errors = parse_seed_file(text, "m.yml").unwrap_err();
+    assert_eq!(
+        positions(&errors),
+        [(6, 17, "meetings.m.recurrence".to_string())]
+    );
+    assert!(errors.0[0].message.contains("before startDate"), "{errors}");
+}

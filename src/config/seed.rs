@@ -5,12 +5,15 @@ use super::error::ConfigErrors;
 use super::read::{self, Ctx, Fields, join, shown};
 use super::server::{EMAIL_HINT, check_http_url, check_id_matches, key_as, read_server};
 use super::tree::{At, Kind, Node};
-use crate::domain::meeting::{GuestPolicy, LiveStreaming, seed_datetime};
+use crate::domain::meeting::{
+    ExDate, GuestPolicy, LiveStreaming, MatrixRoom, MisfirePolicy, Recurrence, seed_datetime,
+};
 use crate::domain::operation::{CreateRoom, CreateUser, ShareRoom, UserRole};
 use crate::domain::{
     BbbMeetingId, Email, MeetingId, MeetingSpec, Operation, Owner, Recipient, RoomRef, Secret,
     ServerId,
 };
+use crate::scheduler::plan::{self, PlanError};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -58,6 +61,11 @@ const MEETING_KEYS: &[&str] = &[
     "mailToName",
     "send_emails",
     "meetingTitle",
+    "recurrence",
+    "exdate",
+    "misfire",
+    "misfireGraceMinutes",
+    "notifyRoom",
 ];
 const OWNER_KEYS: &[&str] = &[
     "email",
@@ -302,6 +310,7 @@ fn read_meeting(
     );
     read_meeting_room(ctx, &f, &mut m);
     read_meeting_times(ctx, &f, &mut m);
+    read_meeting_schedule(ctx, &f, &mut m);
     read_meeting_bbb(ctx, &f, &mut m);
     read_meeting_mail(ctx, &f, &mut m);
     (ctx.errors.len() == before).then_some(m)
@@ -361,6 +370,121 @@ fn read_meeting_times(ctx: &mut Ctx, f: &Fields<'_>, m: &mut MeetingSpec) {
     m.pre_start_minutes = f.uint(ctx, "preStartMinutes");
     m.end_after_minutes = f.uint(ctx, "endAfterMinutes");
     m.duration = f.uint(ctx, "duration");
+}
+
+const RRULE_HINT: &str = "write an RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=TU;COUNT=12";
+const EXDATE_HINT: &str = "write a day as YYYY-MM-DD or a day and time as YYYY-MM-DD HH:MM";
+
+/// `recurrence`, `exdate`, `misfire`, `misfireGraceMinutes`, `notifyRoom`; then how they fit
+/// `startDate` (run after `read_meeting_times`).
+fn read_meeting_schedule(ctx: &mut Ctx, f: &Fields<'_>, m: &mut MeetingSpec) {
+    m.recurrence = f.checked(ctx, "recurrence", RRULE_HINT, |s| {
+        s.parse::<Recurrence>().map_err(|e| e.to_string())
+    });
+    m.exdate = read_exdates(ctx, f);
+    m.misfire = f.checked(
+        ctx,
+        "misfire",
+        "use grace (the default), always or skip",
+        parse_misfire,
+    );
+    m.misfire_grace_minutes = f.uint(ctx, "misfireGraceMinutes");
+    m.notify_room = f.checked(
+        ctx,
+        "notifyRoom",
+        "write a room id like \"!abc:uni.example\" or an alias like \"#lectures:uni.example\" (quoted)",
+        |s| s.parse::<MatrixRoom>().map_err(|e| e.reason),
+    );
+    check_schedule(ctx, f, m);
+}
+
+fn read_exdates(ctx: &mut Ctx, f: &Fields<'_>) -> Vec<ExDate> {
+    let mut out = Vec::new();
+    for (i, (at, value)) in f
+        .text_list(ctx, "exdate")
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        match value.parse::<ExDate>() {
+            Ok(d) => out.push(d),
+            Err(_) => ctx.error_hint(
+                &at,
+                &format!("{}[{i}]", f.key_path("exdate")),
+                format!("{} is not a day", shown(&value)),
+                EXDATE_HINT,
+            ),
+        }
+    }
+    out
+}
+
+fn parse_misfire(s: &str) -> Result<MisfirePolicy, String> {
+    s.parse::<MisfirePolicy>().map_err(|_| {
+        let names = MisfirePolicy::ALL.map(MisfirePolicy::as_str);
+        match read::suggest(s.trim(), names) {
+            Some(n) => format!("{} is not a misfire policy; did you mean `{n}`?", shown(s)),
+            None => format!("{} is not a misfire policy", shown(s)),
+        }
+    })
+}
+
+/// How the schedule keys fit together (a recurrence needs its first occurrence, exdates
+/// belong to a recurrence and are at its time of day); each problem is reported at its key.
+fn check_schedule(ctx: &mut Ctx, f: &Fields<'_>, m: &MeetingSpec) {
+    // Keys whose value was refused are reported already; do not pile errors onto them.
+    if m.recurrence.is_some()
+        && (m.start.is_some() || !f.has("startDate"))
+        && let Err(e) = plan::check_recurrence(m)
+    {
+        report_plan_error(ctx, f, e, None);
+    }
+    if m.recurrence.is_none() {
+        // One error for the whole list; none when the recurrence itself was refused.
+        if let Some(first) = m.exdate.first().filter(|_| !f.has("recurrence")) {
+            let e = PlanError::ExdateWithoutRecurrence {
+                exdate: first.to_string(),
+            };
+            report_plan_error(ctx, f, e, None);
+        }
+        return;
+    }
+    let Some(Kind::Seq(items)) = f.get("exdate").map(|n| &n.kind) else {
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        let Some(d) = item.as_text().and_then(|t| t.parse::<ExDate>().ok()) else {
+            continue;
+        };
+        if let Err(e) = plan::check_exdate(m, &d) {
+            report_plan_error(ctx, f, e, Some((i, item)));
+        }
+    }
+}
+
+fn report_plan_error(ctx: &mut Ctx, f: &Fields<'_>, e: PlanError, item: Option<(usize, &Node)>) {
+    let key = e.key();
+    let hint = match &e {
+        PlanError::RecurrenceWithoutStart => {
+            "add `startDate: YYYY-MM-DD HH:MM` (the first occurrence)"
+        }
+        PlanError::StartNotInRule { .. } => {
+            "move startDate to a day of the rule, or change the rule"
+        }
+        PlanError::UntilBeforeStart { .. } => "move UNTIL after startDate",
+        PlanError::ExdateWithoutRecurrence { .. } => "add `recurrence:` or remove `exdate:`",
+        PlanError::ExdateTime { .. } => EXDATE_HINT,
+        PlanError::ExdateNotInSeries { .. } => "pick a day on which the meeting takes place",
+        _ => RRULE_HINT,
+    };
+    let (at, path) = match item {
+        Some((i, node)) => (node.at.clone(), format!("{}[{i}]", f.key_path(key))),
+        None => (
+            f.get(key).map_or_else(|| f.at.clone(), |n| n.at.clone()),
+            f.key_path(key),
+        ),
+    };
+    ctx.error_hint(&at, &path, e.to_string(), hint);
 }
 
 pub(crate) const TZ_HINT: &str = "use an IANA time zone name, e.g. Europe/Vienna";

@@ -1,9 +1,14 @@
 //! A scheduled meeting as the admin defines it (the seed's `meetings:` entry, same keys), and the
 //! state the scheduler keeps for it.
 
-use super::ids::{BbbMeetingId, Email, MeetingId, RoomRef, Secret, ServerId};
-use serde::{Deserialize, Serialize};
+pub mod recurrence;
+
+use super::ids::{BbbMeetingId, Email, InvalidValue, MeetingId, RoomRef, Secret, ServerId};
+pub use recurrence::{Recurrence, RecurrenceError};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
 /// The owner of a meeting's room (seed `owner:`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -261,6 +266,29 @@ pub struct MeetingSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub title: Option<String>,
+    /// RFC 5545 RRULE; `startDate` is the first occurrence. Absent: a one-off meeting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<Recurrence>,
+    /// Occurrences to skip, by day or by day and time in the meeting's zone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exdate: Vec<ExDate>,
+    /// What to do with a step whose time passed while the daemon was down (default `grace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misfire: Option<MisfirePolicy>,
+    /// The `grace` window in minutes (default 15).
+    #[serde(
+        rename = "misfireGraceMinutes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub misfire_grace_minutes: Option<u32>,
+    /// Matrix room that gets this meeting's notices (`!id:server` or `#alias:server`).
+    #[serde(
+        rename = "notifyRoom",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notify_room: Option<MatrixRoom>,
 }
 
 impl MeetingSpec {
@@ -307,6 +335,11 @@ impl MeetingSpec {
             mail_to_name: None,
             send_emails: None,
             title: None,
+            recurrence: None,
+            exdate: Vec::new(),
+            misfire: None,
+            misfire_grace_minutes: None,
+            notify_room: None,
         }
     }
 
@@ -326,6 +359,180 @@ impl MeetingSpec {
             Some(start) => text.replace("__startDate__", &seed_datetime::format(start)),
             None => text.to_string(),
         }
+    }
+}
+
+/// Seed `misfire`: what happens to a step whose time passed while the daemon was not running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MisfirePolicy {
+    /// Run it if it is at most `misfireGraceMinutes` late, else mark it missed.
+    #[default]
+    Grace,
+    /// Run it however late it is.
+    Always,
+    /// Mark it missed.
+    Skip,
+}
+
+impl MisfirePolicy {
+    pub const ALL: [Self; 3] = [Self::Grace, Self::Always, Self::Skip];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grace => "grace",
+            Self::Always => "always",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+impl FromStr for MisfirePolicy {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(t))
+            .ok_or_else(|| InvalidValue::new("misfire policy", t, "use grace, always or skip"))
+    }
+}
+
+/// One `exdate` entry: skip the occurrence on that day, or the one at that day and time, in
+/// the meeting's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ExDate {
+    Day(jiff::civil::Date),
+    At(jiff::civil::DateTime),
+}
+
+impl ExDate {
+    pub fn date(self) -> jiff::civil::Date {
+        match self {
+            Self::Day(d) => d,
+            Self::At(dt) => dt.date(),
+        }
+    }
+
+    /// Whether this entry removes the occurrence at `at` (local wall-clock time).
+    pub fn excludes(self, at: jiff::civil::DateTime) -> bool {
+        match self {
+            Self::Day(d) => at.date() == d,
+            Self::At(dt) => at == dt,
+        }
+    }
+}
+
+impl FromStr for ExDate {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if let Ok(d) = jiff::civil::Date::strptime("%Y-%m-%d", t) {
+            return Ok(Self::Day(d));
+        }
+        seed_datetime::parse(t).map(Self::At).map_err(|_| {
+            InvalidValue::new(
+                "exdate",
+                t,
+                "write a day as YYYY-MM-DD or a day and time as YYYY-MM-DD HH:MM",
+            )
+        })
+    }
+}
+
+impl fmt::Display for ExDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Day(d) => write!(f, "{}", d.strftime("%Y-%m-%d")),
+            Self::At(dt) if dt.second() != 0 => write!(f, "{}", dt.strftime("%Y-%m-%d %H:%M:%S")),
+            Self::At(dt) => f.write_str(&seed_datetime::format(dt)),
+        }
+    }
+}
+
+impl Serialize for ExDate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A Matrix room, by id (`!abc:uni.example`) or alias (`#lectures:uni.example`), checked for
+/// its shape only; whether the room exists is the bot's business.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MatrixRoom(String);
+
+impl MatrixRoom {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// An alias (`#…`) still has to be resolved to a room id.
+    pub fn is_alias(&self) -> bool {
+        self.0.starts_with('#')
+    }
+}
+
+fn check_matrix_room(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let Some(rest) = t.strip_prefix(['!', '#']) else {
+        return Err(
+            "a Matrix room starts with ! (room id) or # (alias), e.g. !abc:uni.example".into(),
+        );
+    };
+    let Some((local, server)) = rest.split_once(':') else {
+        return Err("a Matrix room has the form !id:server or #alias:server".into());
+    };
+    if local.is_empty() || server.is_empty() {
+        return Err("a Matrix room has the form !id:server or #alias:server".into());
+    }
+    // The Matrix spec caps room ids and aliases at 255 bytes.
+    if t.len() > 255 {
+        return Err("a Matrix room id is at most 255 bytes".into());
+    }
+    if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a Matrix room id has no spaces".into());
+    }
+    Ok(t.to_string())
+}
+
+impl FromStr for MatrixRoom {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        check_matrix_room(s)
+            .map(Self)
+            .map_err(|reason| InvalidValue::new("Matrix room", s, reason))
+    }
+}
+
+impl fmt::Display for MatrixRoom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for MatrixRoom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MatrixRoom({:?})", self.0)
+    }
+}
+
+impl Serialize for MatrixRoom {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for MatrixRoom {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        raw.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -487,6 +694,66 @@ mod tests {
         let err = seed_datetime::parse("tomorrow-ish").unwrap_err();
         assert!(err.contains("YYYY-MM-DD HH:MM"));
         assert!(seed_datetime::parse("2026-12-03T14:30:00").is_ok());
+    }
+
+    #[test]
+    fn schedule_keys_round_trip() {
+        let json = r##"{"id":"m1","server":"bbb","meetingName":"Demo","startDate":"2026-12-01 10:00",
+            "recurrence":"RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=12",
+            "exdate":["2026-12-22","2026-12-29 10:00"],
+            "misfire":"always","misfireGraceMinutes":5,"notifyRoom":"#lectures:uni.example"}"##;
+        let m: MeetingSpec = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            m.recurrence.as_ref().map(Recurrence::source),
+            Some("RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=12")
+        );
+        assert_eq!(
+            m.exdate,
+            [
+                ExDate::Day(jiff::civil::date(2026, 12, 22)),
+                ExDate::At(jiff::civil::date(2026, 12, 29).at(10, 0, 0, 0)),
+            ]
+        );
+        assert_eq!(m.misfire, Some(MisfirePolicy::Always));
+        assert_eq!(m.misfire_grace_minutes, Some(5));
+        assert!(m.notify_room.as_ref().is_some_and(MatrixRoom::is_alias));
+        let back = serde_json::to_value(&m).unwrap();
+        assert_eq!(back["exdate"][1], "2026-12-29 10:00");
+        assert_eq!(back["misfireGraceMinutes"], 5);
+        let again: MeetingSpec = serde_json::from_value(back).unwrap();
+        assert_eq!(again, m);
+        // Absent keys stay absent.
+        let plain = serde_json::to_value(sample()).unwrap();
+        assert!(plain.get("exdate").is_none() && plain.get("recurrence").is_none());
+    }
+
+    #[test]
+    fn schedule_keys_are_checked_by_serde() {
+        let with = |key: &str, value: &str| {
+            let json =
+                format!(r#"{{"id":"m1","server":"bbb","meetingName":"Demo","{key}":{value}}}"#);
+            serde_json::from_str::<MeetingSpec>(&json)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(with("recurrence", r#""FREQ=HOURLY""#).contains("recurrence: FREQ=HOURLY"));
+        assert!(with("exdate", r#"["next week"]"#).contains("YYYY-MM-DD"));
+        assert!(with("misfire", r#""later""#).contains("grace"));
+        assert!(with("notifyRoom", r#""lectures""#).contains("Matrix room"));
+        assert!(with("notifyRoom", r#""!abc""#).contains("!id:server"));
+        assert!(with("misfireGraceMinutes", "-1").contains("invalid value"));
+    }
+
+    #[test]
+    fn exdate_matching() {
+        let day = ExDate::Day(jiff::civil::date(2026, 12, 22));
+        let at = "2026-12-22 10:00".parse::<ExDate>().unwrap();
+        let ten = jiff::civil::date(2026, 12, 22).at(10, 0, 0, 0);
+        let eleven = jiff::civil::date(2026, 12, 22).at(11, 0, 0, 0);
+        assert!(day.excludes(ten) && day.excludes(eleven));
+        assert!(at.excludes(ten) && !at.excludes(eleven));
+        assert_eq!("2026-12-22T10:00".parse::<ExDate>().unwrap(), at);
+        assert_eq!(at.date(), day.date());
     }
 
     #[test]
