@@ -43,6 +43,7 @@ impl App {
             default_time_zone: config.defaults.tz(),
             default_greenlight: config.greenlight.clone(),
             callback_base: config.api.public_url.clone(),
+            plan_defaults: crate::scheduler::PlanDefaults::from(&config.defaults),
             ..ServiceSettings::default()
         };
         let service = Service::new(store.clone(), bbb, clock, settings);

@@ -227,9 +227,29 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
         %listen,
         "schedulight is running; stop it with Ctrl-C or SIGTERM"
     );
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // One shutdown signal for both: the HTTP listener and the scheduler stop together.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let engine = crate::scheduler::engine::Engine::new(app.service.clone());
+    let wake = app.service.wake();
+    let mut engine_stop = stop_rx.clone();
+    let scheduler = tokio::spawn(async move {
+        engine
+            .run(wake, async move {
+                let _ = engine_stop.changed().await;
+            })
+            .await;
+    });
+    let mut http_stop = stop_rx;
+    let http = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = http_stop.changed().await;
+    });
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    let (served, _) = tokio::join!(http, signal);
+    served?;
+    let _ = scheduler.await;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
 }

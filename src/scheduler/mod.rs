@@ -1,6 +1,7 @@
 //! The meeting scheduler. [`plan`] is its pure part: when a meeting runs and which steps happen
 //! around each run, with no I/O and no clock of its own (callers pass "now").
 
+pub mod engine;
 pub mod plan;
 
 pub use plan::{

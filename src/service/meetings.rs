@@ -7,7 +7,7 @@ use crate::domain::{
     MeetingId, MeetingPhase, MeetingSpec, MeetingView, OpError, Outcome, StepRecord,
 };
 use crate::store::StoredMeeting;
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 
 /// How far in the past a new start may lie (clock skew, typing time) before it is refused.
 const PAST_TOLERANCE: SignedDuration = SignedDuration::from_mins(5);
@@ -27,6 +27,7 @@ impl Service {
                 other => internal(other),
             })?;
         self.step(&spec.id, "status", 200, "new").await?;
+        self.replan(&spec.id).await?;
         let view = self.view(&spec.id).await?;
         Ok(Outcome::Meeting {
             meeting: Box::new(view),
@@ -41,6 +42,8 @@ impl Service {
             .update_meeting_spec(spec, self.clock.now())
             .await
             .map_err(internal)?;
+        // A new startDate, recurrence or offsets move the future steps.
+        self.replan(&spec.id).await?;
         let view = self.view(&spec.id).await?;
         Ok(Outcome::Meeting {
             meeting: Box::new(view),
@@ -64,6 +67,7 @@ impl Service {
 
     pub(super) async fn disable_meeting(&self, id: &MeetingId) -> Result<Outcome, OpError> {
         self.meeting(id).await?;
+        self.store.cancel_jobs(id).await.map_err(internal)?;
         self.set_phase(id, MeetingPhase::Disabled).await?;
         self.step(id, "status", 900, "disabled").await?;
         Ok(Outcome::Done {
@@ -81,6 +85,7 @@ impl Service {
         }
         self.set_phase(id, MeetingPhase::New).await?;
         self.step(id, "status", 200, "enabled").await?;
+        self.replan(id).await?;
         Ok(Outcome::Done {
             message: format!("meeting '{id}' enabled"),
         })
@@ -104,6 +109,7 @@ impl Service {
         if step.is_none() {
             self.set_phase(id, MeetingPhase::New).await?;
             self.step(id, "status", 200, "reset").await?;
+            self.replan(id).await?;
         }
         let what = step
             .map(|s| format!("step '{s}'"))
@@ -134,7 +140,10 @@ impl Service {
         let room = self.meeting_room(&m.spec).await?;
         let (bbb_id, params) = self.room_create_params(&m.spec, &server, room.as_ref())?;
         let bbb = self.connect(&server);
-        let created = match bbb.create(&params).await {
+        let created = match self
+            .create_on_bbb(bbb.as_ref(), &params, room.as_ref())
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 self.step(
@@ -147,15 +156,6 @@ impl Service {
                 return Err(bbb_error(&server.id, e));
             }
         };
-        if let Some((t, r)) = &room {
-            // Greenlight's own join buttons carry last_session as createTime (greenlight.md §6.2).
-            if let Err(e) =
-                t.gl.meeting_started(&r.meeting_id, created.create_time)
-                    .await
-            {
-                tracing::warn!(meeting = %id, error = %e, "could not update the Greenlight room");
-            }
-        }
         let (code, msg) = if created.has_user_joined {
             (220, "meeting started, users joined")
         } else {
@@ -180,9 +180,30 @@ impl Service {
         })
     }
 
+    /// Create on BBB; for a Greenlight room also record what Greenlight's own join buttons need
+    /// (they carry last_session as createTime, greenlight.md §6.2).
+    pub(super) async fn create_on_bbb(
+        &self,
+        bbb: &dyn crate::bbb::Bbb,
+        params: &crate::bbb::CreateParams,
+        room: Option<&(super::greenlight::GlTarget, crate::greenlight::GlRoom)>,
+    ) -> Result<crate::bbb::CreatedMeeting, BbbError> {
+        let created = bbb.create(params).await?;
+        let Some((t, r)) = room else {
+            return Ok(created);
+        };
+        if let Err(e) =
+            t.gl.meeting_started(&r.meeting_id, created.create_time)
+                .await
+        {
+            tracing::warn!(room = %r.friendly_id, error = %e, "could not update the Greenlight room");
+        }
+        Ok(created)
+    }
+
     /// The meeting's Greenlight room (`meetingUID`, or the owner's home room with
     /// `useHomeRoom`), when its server has a Greenlight.
-    async fn meeting_room(
+    pub(super) async fn meeting_room(
         &self,
         spec: &MeetingSpec,
     ) -> Result<Option<(super::greenlight::GlTarget, crate::greenlight::GlRoom)>, OpError> {
@@ -215,7 +236,7 @@ impl Service {
     }
 
     /// Create parameters; for a Greenlight room its meetingID, its callbacks and (v2) passwords.
-    fn room_create_params(
+    pub(super) fn room_create_params(
         &self,
         spec: &MeetingSpec,
         server: &crate::domain::ServerSpec,
@@ -286,6 +307,7 @@ impl Service {
     /// Checks that do not depend on the stored state: server, zone, start time.
     async fn check_meeting(&self, spec: &MeetingSpec) -> Result<(), OpError> {
         self.server(&spec.server).await?;
+        crate::scheduler::check_definition(spec).map_err(|e| OpError::Invalid(e.to_string()))?;
         let zone = self.zone_of(spec)?;
         if let Some(start) = spec.start {
             let at = start
@@ -302,7 +324,7 @@ impl Service {
         Ok(())
     }
 
-    fn zone_of(&self, spec: &MeetingSpec) -> Result<jiff::tz::TimeZone, OpError> {
+    pub(super) fn zone_of(&self, spec: &MeetingSpec) -> Result<jiff::tz::TimeZone, OpError> {
         match &spec.time_zone {
             None => Ok(self.settings.default_time_zone.clone()),
             Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
@@ -347,7 +369,11 @@ impl Service {
         }
     }
 
-    async fn set_phase(&self, id: &MeetingId, phase: MeetingPhase) -> Result<(), OpError> {
+    pub(super) async fn set_phase(
+        &self,
+        id: &MeetingId,
+        phase: MeetingPhase,
+    ) -> Result<(), OpError> {
         self.store
             .set_meeting_phase(id, phase, self.clock.now())
             .await
@@ -373,9 +399,5 @@ impl Service {
             .await
             .map_err(internal)?;
         Ok(())
-    }
-
-    fn now(&self) -> Timestamp {
-        self.clock.now()
     }
 }

@@ -5,6 +5,7 @@ mod greenlight;
 mod live;
 mod meetings;
 mod params;
+pub mod schedule;
 mod servers;
 
 use crate::bbb::{Bbb, BbbConnector, BbbError};
@@ -29,6 +30,8 @@ pub struct ServiceSettings {
     /// Public URL of this daemon, for BBB callbacks; without it, Greenlight rooms get
     /// Greenlight's own callback URLs.
     pub callback_base: Option<String>,
+    /// preOpen/preStart/reminder/endAfter minutes for meetings that set none.
+    pub plan_defaults: crate::scheduler::PlanDefaults,
 }
 
 impl Default for ServiceSettings {
@@ -38,6 +41,7 @@ impl Default for ServiceSettings {
             fan_out_grace: Duration::from_millis(50),
             default_greenlight: None,
             callback_base: None,
+            plan_defaults: crate::scheduler::PlanDefaults::default(),
         }
     }
 }
@@ -50,6 +54,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     greenlight: Arc<dyn GreenlightConnector>,
     settings: ServiceSettings,
+    /// Wakes the scheduler loop when jobs change.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl Service {
@@ -66,6 +72,7 @@ impl Service {
             clock,
             greenlight,
             settings,
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -81,6 +88,15 @@ impl Service {
 
     pub fn settings(&self) -> &ServiceSettings {
         &self.settings
+    }
+
+    /// Notified whenever planned jobs change; the scheduler loop waits on it.
+    pub fn wake(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
     }
 
     pub fn greenlight_connector(&self) -> Arc<dyn GreenlightConnector> {
@@ -283,6 +299,10 @@ fn error_kind(e: &OpError) -> &'static str {
 }
 
 /// Store trouble is logged in full and shown to users only as a reference.
+pub fn internal_error(e: StoreError) -> OpError {
+    internal(e)
+}
+
 pub(crate) fn internal(e: StoreError) -> OpError {
     let reference = format!("E{:08x}", rand::random::<u32>());
     tracing::error!(%reference, error = %e, "store error");

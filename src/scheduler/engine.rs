@@ -1,0 +1,120 @@
+//! The scheduler loop: claim due jobs from the store, run each through the service, sleep until
+//! the next one is due or a definition changes. `step(now)` is the whole logic; tests call it
+//! with a fake clock and nothing sleeps.
+
+use crate::domain::OpError;
+use crate::service::Service;
+use crate::store::Job;
+use jiff::{SignedDuration, Timestamp};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a claimed job stays ours before another worker may take it (crash recovery).
+const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// Jobs claimed per step.
+const BATCH: u32 = 256;
+/// Longest sleep when nothing is due: a safety net, not a poll (definition changes wake us).
+const MAX_IDLE: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    pub ran: usize,
+    pub failed: usize,
+    pub retried: usize,
+}
+
+pub struct Engine {
+    service: Service,
+    worker: String,
+}
+
+impl Engine {
+    pub fn new(service: Service) -> Self {
+        let worker = format!("{}-{}", hostname(), std::process::id());
+        Self { service, worker }
+    }
+
+    /// Run every job due at `now`.
+    pub async fn step(&self, now: Timestamp) -> Result<StepReport, OpError> {
+        let store = self.service.store().clone();
+        let jobs = store
+            .claim_due_jobs(now, &self.worker, now + LEASE, BATCH)
+            .await
+            .map_err(crate::service::internal_error)?;
+        let mut report = StepReport::default();
+        for job in jobs {
+            self.run_one(&job, now, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn run_one(
+        &self,
+        job: &Job,
+        now: Timestamp,
+        report: &mut StepReport,
+    ) -> Result<(), OpError> {
+        let store = self.service.store();
+        match self.service.run_job(job, now).await {
+            Ok(()) => {
+                store
+                    .complete_job(job.id, now)
+                    .await
+                    .map_err(crate::service::internal_error)?;
+                report.ran += 1;
+            }
+            Err(e) if e.transient => {
+                let retry = now + backoff(job.attempts);
+                store
+                    .fail_job(job.id, &e.message, Some(retry))
+                    .await
+                    .map_err(crate::service::internal_error)?;
+                report.retried += 1;
+            }
+            Err(e) => {
+                store
+                    .fail_job(job.id, &e.message, None)
+                    .await
+                    .map_err(crate::service::internal_error)?;
+                report.failed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Until `shutdown` resolves: step, then sleep until the next job is due or we are woken.
+    pub async fn run(&self, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let now = self.service.now();
+            if let Err(e) = self.step(now).await {
+                tracing::error!(error = %e, "scheduler step failed; retrying shortly");
+            }
+            let sleep = match self.service.store().next_job_due().await {
+                Ok(Some(due)) => due
+                    .duration_since(self.service.now())
+                    .try_into()
+                    .unwrap_or(Duration::ZERO)
+                    .min(MAX_IDLE),
+                Ok(None) => MAX_IDLE,
+                Err(_) => Duration::from_secs(5),
+            };
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+}
+
+/// 15 s, 30 s, 1 min, … capped at 15 min.
+fn backoff(attempts: u32) -> SignedDuration {
+    let secs = 15i64.saturating_mul(1 << attempts.min(6));
+    SignedDuration::from_secs(secs.min(900))
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "schedulight".into())
+}

@@ -1,0 +1,433 @@
+//! The scheduler engine stepped with a manual clock: pre-open, start, first participant, end
+//! after, the next occurrence of a weekly series across a DST change, edits, cancel, misfire,
+//! and a step run twice (a crash between the effect and its record) with no effect seen twice.
+
+use jiff::{SignedDuration, Timestamp};
+use schedulight::bbb::Role;
+use schedulight::bbb::sim::{SimConfig, SimConnector, Simulator};
+use schedulight::clock::ManualClock;
+use schedulight::domain::meeting::seed_datetime;
+use schedulight::domain::{Actor, MeetingPhase, MeetingSpec, Operation, Secret, ServerSpec};
+use schedulight::scheduler::engine::Engine;
+use schedulight::service::{Service, ServiceSettings};
+use schedulight::store::{JobState, MemoryStore, SqlStore, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SECRET: &str = "engine-test-secret";
+
+struct World {
+    service: Service,
+    engine: Engine,
+    clock: ManualClock,
+    sim: Simulator,
+    store: Arc<dyn Store>,
+}
+
+fn at(s: &str) -> Timestamp {
+    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", s)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Vienna").unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+async fn world(store: Arc<dyn Store>, now: &str) -> World {
+    let clock = ManualClock::new(at(now));
+    let sim = Simulator::new(SimConfig::new(SECRET));
+    sim.set_now(at(now));
+    let connector = SimConnector::new();
+    connector.register("bbb".parse().unwrap(), sim.clone());
+    let settings = ServiceSettings {
+        default_time_zone: jiff::tz::TimeZone::get("Europe/Vienna").unwrap(),
+        ..ServiceSettings::default()
+    };
+    let service = Service::new(
+        store.clone(),
+        Arc::new(connector),
+        Arc::new(clock.clone()),
+        settings,
+    );
+    let server = ServerSpec::new(
+        "bbb".parse().unwrap(),
+        "http://127.0.0.1:9/bigbluebutton/api/".parse().unwrap(),
+        Secret::new(SECRET),
+    );
+    service
+        .execute(
+            &admin(),
+            Operation::AddServer {
+                server: Box::new(server),
+            },
+        )
+        .await
+        .expect("server");
+    let engine = Engine::new(service.clone());
+    World {
+        service,
+        engine,
+        clock,
+        sim,
+        store,
+    }
+}
+
+fn admin() -> Actor {
+    Actor::admin("test")
+}
+
+impl World {
+    /// Move both clocks to `t` and run whatever is due.
+    async fn step_at(&self, t: Timestamp) {
+        self.clock.set(t);
+        self.sim.set_now(t);
+        self.engine.step(t).await.expect("step");
+    }
+
+    async fn steps(&self, id: &str) -> Vec<(String, u16)> {
+        self.store
+            .step_history(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.step, s.code))
+            .collect()
+    }
+
+    async fn phase(&self, id: &str) -> MeetingPhase {
+        self.store
+            .get_meeting(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .phase
+    }
+
+    async fn pending_due(&self, id: &str) -> Vec<(String, Timestamp)> {
+        let mut v: Vec<(String, Timestamp)> = self
+            .store
+            .list_jobs(Some(&id.parse().unwrap()))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.state == JobState::Pending)
+            .map(|j| {
+                let step = j
+                    .payload
+                    .get("step")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("poll")
+                    .to_string();
+                (step, j.due_at)
+            })
+            .collect();
+        v.sort_by_key(|x| x.1);
+        v
+    }
+}
+
+fn lecture(start: &str) -> MeetingSpec {
+    let mut m = MeetingSpec::new(
+        "lecture".parse().unwrap(),
+        "bbb".parse().unwrap(),
+        "Linear Algebra",
+    );
+    m.start = Some(seed_datetime::parse(start).unwrap());
+    m.pre_open_minutes = Some(30);
+    m.end_after_minutes = Some(90);
+    m
+}
+
+async fn one_meeting_through_its_steps(store: Arc<dyn Store>) {
+    let w = world(store, "2026-12-01 08:00").await;
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(lecture("2026-12-01 10:00")),
+            },
+        )
+        .await
+        .unwrap();
+    let due = w.pending_due("lecture").await;
+    assert_eq!(
+        due,
+        vec![
+            ("pre_open".into(), at("2026-12-01 09:30")),
+            ("start".into(), at("2026-12-01 10:00")),
+            ("end_after".into(), at("2026-12-01 11:30")),
+        ]
+    );
+    // Nothing early.
+    w.step_at(at("2026-12-01 09:29")).await;
+    assert!(
+        w.sim.meetings().is_empty(),
+        "nothing is created before its time"
+    );
+    // Pre-open: created, kept alive for the empty half hour.
+    w.step_at(at("2026-12-01 09:30")).await;
+    let created = w.sim.meetings();
+    assert_eq!(created.len(), 1);
+    assert_eq!(w.phase("lecture").await, MeetingPhase::PreOpened);
+    // BBB would close an empty room after 5 minutes; ours survives until the start.
+    w.step_at(at("2026-12-01 09:50")).await;
+    assert_eq!(
+        w.sim.meetings().len(),
+        1,
+        "the pre-opened room is still there"
+    );
+    // Start: the same BBB meeting (create is idempotent), status 210, polling begins.
+    w.step_at(at("2026-12-01 10:00")).await;
+    let now_meetings = w.sim.meetings();
+    assert_eq!(now_meetings.len(), 1);
+    assert_eq!(
+        now_meetings[0].internal_meeting_id, created[0].internal_meeting_id,
+        "not created twice"
+    );
+    assert!(w.steps("lecture").await.contains(&("status".into(), 210)));
+    // Someone joins; the next poll notices.
+    w.sim
+        .add_participant("sl-lecture", "Ada", Role::Moderator)
+        .expect("join");
+    w.step_at(at("2026-12-01 10:00") + SignedDuration::from_secs(15))
+        .await;
+    assert!(w.steps("lecture").await.contains(&("status".into(), 220)));
+    assert_eq!(w.phase("lecture").await, MeetingPhase::Started);
+    // End after 90 minutes.
+    w.step_at(at("2026-12-01 11:30")).await;
+    assert!(w.sim.meetings().is_empty(), "ended on BBB");
+    assert!(
+        w.steps("lecture")
+            .await
+            .contains(&("endMeeting".into(), 220))
+    );
+    assert_eq!(w.phase("lecture").await, MeetingPhase::Ended);
+    assert!(
+        w.pending_due("lecture").await.is_empty(),
+        "a one-off meeting has nothing left"
+    );
+}
+
+#[tokio::test]
+async fn one_meeting_through_its_steps_in_memory() {
+    one_meeting_through_its_steps(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn one_meeting_through_its_steps_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::connect(&dir.path().join("s.db").display().to_string())
+        .await
+        .unwrap();
+    one_meeting_through_its_steps(Arc::new(store)).await;
+}
+
+/// A weekly meeting at 10:00 Vienna time stays at 10:00 local across the start of summer time
+/// (2027-03-28): the next occurrence is planned when the previous one is done.
+#[tokio::test]
+async fn weekly_series_across_dst() {
+    let w = world(Arc::new(MemoryStore::new()), "2027-03-20 08:00").await;
+    let mut m = lecture("2027-03-23 10:00");
+    m.recurrence = Some("FREQ=WEEKLY;BYDAY=TU;COUNT=3".parse().unwrap());
+    m.pre_open_minutes = Some(0);
+    m.end_after_minutes = Some(60);
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(m),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        w.pending_due("lecture").await[0],
+        ("start".into(), at("2027-03-23 10:00"))
+    );
+    w.step_at(at("2027-03-23 10:00")).await;
+    w.step_at(at("2027-03-23 11:00")).await;
+    let next = w.pending_due("lecture").await;
+    assert_eq!(next[0], ("start".into(), at("2027-03-30 10:00")));
+    // 10:00 CET is 09:00 UTC; 10:00 CEST is 08:00 UTC.
+    assert_eq!(
+        at("2027-03-23 10:00").strftime("%H:%M").to_string(),
+        "09:00"
+    );
+    assert_eq!(next[0].1.strftime("%H:%M").to_string(), "08:00");
+    w.step_at(at("2027-03-30 10:00")).await;
+    w.step_at(at("2027-03-30 11:00")).await;
+    w.step_at(at("2027-04-06 10:00")).await;
+    w.step_at(at("2027-04-06 11:00")).await;
+    assert!(
+        w.pending_due("lecture").await.is_empty(),
+        "COUNT=3 ends the series"
+    );
+}
+
+/// Editing moves the future steps; cancelling drops them; a missed start (scheduler down
+/// longer than the grace window) is recorded, not run late.
+#[tokio::test]
+async fn edit_cancel_and_misfire() {
+    let w = world(Arc::new(MemoryStore::new()), "2026-12-01 08:00").await;
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(lecture("2026-12-01 10:00")),
+            },
+        )
+        .await
+        .unwrap();
+    w.service
+        .execute(
+            &admin(),
+            Operation::UpdateMeeting {
+                meeting: Box::new(lecture("2026-12-01 14:00")),
+            },
+        )
+        .await
+        .unwrap();
+    let due = w.pending_due("lecture").await;
+    assert_eq!(due[1], ("start".into(), at("2026-12-01 14:00")), "{due:?}");
+    w.step_at(at("2026-12-01 10:00")).await;
+    assert!(w.sim.meetings().is_empty(), "the old time does nothing");
+
+    // Scheduler down from 13:00 to 14:40: pre-open and start are past their grace window.
+    w.step_at(at("2026-12-01 14:40")).await;
+    assert!(
+        w.sim.meetings().is_empty(),
+        "a missed start is not run late"
+    );
+    let steps = w.steps("lecture").await;
+    assert!(
+        steps.contains(&("preOpen".into(), 404)) && steps.contains(&("status".into(), 404)),
+        "{steps:?}"
+    );
+
+    w.service
+        .execute(
+            &admin(),
+            Operation::CancelMeeting {
+                id: "lecture".parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(w.pending_due("lecture").await.is_empty());
+}
+
+/// A job may run again after a crash between its effect and its record: BBB sees one meeting,
+/// the step history one entry.
+#[tokio::test]
+async fn running_a_step_twice_shows_no_effect_twice() {
+    let w = world(Arc::new(MemoryStore::new()), "2026-12-01 08:00").await;
+    let mut m = lecture("2026-12-01 10:00");
+    m.pre_open_minutes = Some(0);
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(m),
+            },
+        )
+        .await
+        .unwrap();
+    let job = w
+        .store
+        .list_jobs(Some(&"lecture".parse().unwrap()))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.payload["step"] == "start")
+        .unwrap();
+    let t = at("2026-12-01 10:00");
+    w.clock.set(t);
+    w.sim.set_now(t);
+    w.service.run_job(&job, t).await.unwrap();
+    w.service
+        .run_job(&job, t + SignedDuration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(w.sim.meetings().len(), 1);
+    let starts = w
+        .steps("lecture")
+        .await
+        .into_iter()
+        .filter(|s| s == &("status".to_string(), 210))
+        .count();
+    assert_eq!(starts, 1);
+}
+
+/// The loop itself: it sleeps until the next job and wakes when a meeting is scheduled.
+#[tokio::test]
+async fn run_loop_wakes_on_new_meetings() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let w = world(store, "2026-12-01 08:00").await;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let wake = w.service.wake();
+    let engine = Engine::new(w.service.clone());
+    let loop_task = tokio::spawn(async move {
+        engine
+            .run(wake, async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    // A meeting due right now: the loop, woken by the scheduling, creates it at once.
+    let mut m = lecture("2026-12-01 08:00");
+    m.pre_open_minutes = Some(0);
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(m),
+            },
+        )
+        .await
+        .unwrap();
+    let mut created = false;
+    for _ in 0..50 {
+        if !w.sim.meetings().is_empty() {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(created, "the woken loop ran the due start");
+    let _ = tx.send(());
+    tokio::time::timeout(Duration::from_secs(5), loop_task)
+        .await
+        .expect("loop stops")
+        .unwrap();
+}
+
+/// Without a startDate the meeting starts as soon as it is scheduled (the original's meaning),
+/// once.
+#[tokio::test]
+async fn a_meeting_without_start_date_starts_at_once() {
+    let w = world(Arc::new(MemoryStore::new()), "2026-12-01 08:00").await;
+    let m = MeetingSpec::new(
+        "now".parse().unwrap(),
+        "bbb".parse().unwrap(),
+        "Consultation",
+    );
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(m),
+            },
+        )
+        .await
+        .unwrap();
+    w.step_at(at("2026-12-01 08:00")).await;
+    assert_eq!(w.sim.meetings().len(), 1);
+    assert_eq!(w.phase("now").await, MeetingPhase::Started);
+    let left: Vec<String> = w
+        .pending_due("now")
+        .await
+        .into_iter()
+        .map(|j| j.0)
+        .collect();
+    assert_eq!(left, vec!["poll".to_string()], "only the join poll remains");
+}
