@@ -700,3 +700,97 @@ async fn meetings_in_v2_rooms() {
     assert_eq!(bbb_meeting_id.as_str(), home_bbb);
     w.sim.shutdown().await;
 }
+
+/// The scheduler's Greenlight steps for a new meeting: the owner is created, the room made with
+/// the meeting's settings, shared per `shareWith` (one result per address); running them again
+/// writes nothing twice.
+#[tokio::test]
+async fn scheduler_sets_up_owner_room_and_shares_v3() {
+    let w = world(GreenlightVersion::V3).await;
+    create_user(&w, "bob@uni.example", "Bob", None).await;
+    let mut m = MeetingSpec::new("seminar".parse().unwrap(), sid(), "Seminar");
+    let start = jiff::Zoned::now()
+        .checked_add(jiff::SignedDuration::from_hours(2))
+        .unwrap();
+    m.start = Some(start.datetime().round(jiff::Unit::Minute).unwrap());
+    m.time_zone = Some("UTC".into());
+    m.owner = Some(schedulight::domain::Owner {
+        email: "ada@uni.example".parse().unwrap(),
+        full_name: "Ada Lovelace".into(),
+        password: None,
+        uid: None,
+        social_uid: Some("oidc-ada".into()),
+    });
+    m.room = Some("sem-ina-r01".parse().unwrap());
+    m.mute_on_start = Some(true);
+    m.access_code = Some("123456".into());
+    for e in ["bob@uni.example", "carol@uni.example"] {
+        m.share_with
+            .insert(e.parse().unwrap(), Recipient::default());
+    }
+    run(
+        &w,
+        Operation::ScheduleMeeting {
+            meeting: Box::new(m),
+        },
+    )
+    .await
+    .expect("schedule");
+    let engine = schedulight::scheduler::engine::Engine::new(w.service.clone());
+    engine.step(jiff::Timestamp::now()).await.expect("step");
+    engine
+        .step(jiff::Timestamp::now())
+        .await
+        .expect("step again");
+
+    let users: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM users WHERE email = 'ada@uni.example' AND external_id = 'oidc-ada'",
+    )
+    .fetch_one(&w.gl_db)
+    .await
+    .unwrap();
+    assert_eq!(users, 1, "owner created once");
+    let (rooms, code, mute): (i64, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT count(*) OVER (), \
+                (SELECT value FROM room_meeting_options o JOIN meeting_options mo ON mo.id = o.meeting_option_id \
+                  WHERE o.room_id = r.id AND mo.name = 'glViewerAccessCode'), \
+                (SELECT value FROM room_meeting_options o JOIN meeting_options mo ON mo.id = o.meeting_option_id \
+                  WHERE o.room_id = r.id AND mo.name = 'muteOnStart') \
+         FROM rooms r WHERE r.friendly_id = 'sem-ina-r01'",
+    )
+    .fetch_one(&w.gl_db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (rooms, code.as_deref(), mute.as_deref()),
+        (1, Some("123456"), Some("true"))
+    );
+    let shares: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM shared_accesses s JOIN rooms r ON r.id = s.room_id WHERE r.friendly_id = 'sem-ina-r01'",
+    )
+    .fetch_one(&w.gl_db)
+    .await
+    .unwrap();
+    assert_eq!(shares, 1, "bob shared once; carol does not exist");
+    let steps: Vec<(String, u16)> = w
+        .store
+        .latest_steps(&"seminar".parse().unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.step, s.code))
+        .collect();
+    for expected in [
+        ("owner", 220),
+        ("room", 220),
+        ("roomSettings", 220),
+        ("shareWith_bob@uni.example", 220),
+        ("shareWith_carol@uni.example", 404),
+    ] {
+        assert!(
+            steps.contains(&(expected.0.to_string(), expected.1)),
+            "{expected:?} in {steps:?}"
+        );
+    }
+    w.sim.shutdown().await;
+}

@@ -7,6 +7,7 @@ mod meetings;
 mod params;
 pub mod schedule;
 mod servers;
+mod setup;
 
 use crate::bbb::{Bbb, BbbConnector, BbbError};
 use crate::clock::Clock;

@@ -20,9 +20,21 @@ pub const IMMEDIATE: &str = "immediate";
 /// How often an open meeting is asked whether somebody joined.
 pub const POLL_EVERY: SignedDuration = SignedDuration::from_secs(15);
 
-/// Steps the engine runs so far; the setup and mail steps of the timeline follow with the
-/// mail and notice work.
+/// Steps the engine runs so far; the mail and notice steps of the timeline follow with the
+/// mail and bot work.
 pub fn engine_runs(kind: StepKind) -> bool {
+    is_timed(kind)
+        || matches!(
+            kind,
+            StepKind::EnsureOwner
+                | StepKind::EnsureRoom
+                | StepKind::ApplyRoomSettings
+                | StepKind::Shares
+        )
+}
+
+/// The steps that open and close an occurrence; the last of them ends it.
+fn is_timed(kind: StepKind) -> bool {
     matches!(
         kind,
         StepKind::PreOpen | StepKind::Start | StepKind::EndAfter
@@ -219,10 +231,10 @@ impl Service {
                 StepKind::PreOpen => self.open(m, occ, now, true).await?,
                 StepKind::Start => self.open(m, occ, now, false).await?,
                 StepKind::EndAfter => self.close(m).await?,
-                _ => {}
+                other => self.run_setup(m, other).await?,
             }
         }
-        if self.is_last_step(m, occ, step) {
+        if is_timed(step) && self.is_last_step(m, occ, step) {
             // The occurrence is done with: plan the next one of the series.
             let after = occ.start.timestamp() + SignedDuration::from_secs(1);
             self.plan_from(m, after).await.map_err(JobError::from_op)?;
@@ -237,7 +249,7 @@ impl Service {
         let defaults = self.settings.plan_defaults;
         plan::timeline(&m.spec, &defaults, occ, self.clock.now())
             .into_iter()
-            .filter(|s| engine_runs(s.kind))
+            .filter(|s| is_timed(s.kind))
             .max_by_key(|s| s.due)
             .is_some_and(|s| s.kind == step)
     }
