@@ -431,3 +431,118 @@ async fn a_meeting_without_start_date_starts_at_once() {
         .collect();
     assert_eq!(left, vec!["poll".to_string()], "only the join poll remains");
 }
+
+/// `liveStreaming`: the stream starts once somebody joined (docker with the secret only in the
+/// environment, on the streamer host) and stops when the meeting ends.
+#[tokio::test]
+async fn live_stream_starts_after_the_first_join_and_stops_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("docker.log");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(at("2026-12-01 08:00"));
+    let sim = Simulator::new(SimConfig::new(SECRET));
+    sim.set_now(at("2026-12-01 08:00"));
+    let connector = SimConnector::new();
+    connector.register("bbb".parse().unwrap(), sim.clone());
+    let mut streaming = schedulight::streaming::StreamingConfig::default();
+    streaming.docker =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fake_bin/docker");
+    streaming
+        .docker_env
+        .insert("FAKE_DOCKER_LOG".into(), log.display().to_string());
+    streaming
+        .docker_env
+        .insert("FAKE_DOCKER_STATE".into(), state.display().to_string());
+    let settings = ServiceSettings {
+        default_time_zone: jiff::tz::TimeZone::get("Europe/Vienna").unwrap(),
+        streaming,
+        ..ServiceSettings::default()
+    };
+    let service = Service::new(
+        store.clone(),
+        Arc::new(connector),
+        Arc::new(clock.clone()),
+        settings,
+    );
+    let server = ServerSpec::new(
+        "bbb".parse().unwrap(),
+        "http://127.0.0.1:9/bigbluebutton/api/".parse().unwrap(),
+        Secret::new(SECRET),
+    );
+    service
+        .execute(
+            &admin(),
+            Operation::AddServer {
+                server: Box::new(server),
+            },
+        )
+        .await
+        .unwrap();
+    let w = World {
+        engine: Engine::new(service.clone()),
+        service,
+        clock,
+        sim,
+        store,
+    };
+    let mut m = lecture("2026-12-01 10:00");
+    m.pre_open_minutes = Some(0);
+    m.live_streaming = Some(schedulight::domain::meeting::LiveStreaming {
+        streamer_host: "streamer.uni.example".into(),
+        target_url: "rtmp://media.uni.example/live/stream-key".into(),
+        play_intro: None,
+    });
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(m),
+            },
+        )
+        .await
+        .unwrap();
+    w.step_at(at("2026-12-01 10:00")).await;
+    assert!(!log.exists(), "no stream before anybody joined");
+    w.sim
+        .add_participant("sl-lecture", "Ada", Role::Moderator)
+        .unwrap();
+    w.step_at(at("2026-12-01 10:00") + SignedDuration::from_secs(15))
+        .await;
+    let text = std::fs::read_to_string(&log).expect("docker was called");
+    let run_call = text
+        .split("call\n")
+        .find(|c| c.contains("arg run"))
+        .expect("a docker run");
+    assert!(
+        run_call.contains("env DOCKER_HOST=ssh://root@streamer.uni.example"),
+        "{run_call}"
+    );
+    assert!(
+        run_call.contains(&format!("env BBB_SECRET={SECRET}")),
+        "the secret goes by env"
+    );
+    let argv: String = run_call
+        .lines()
+        .filter(|l| l.starts_with("arg "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !argv.contains(SECRET) && !argv.contains("stream-key"),
+        "no secret in argv: {argv}"
+    );
+    assert!(
+        w.steps("lecture")
+            .await
+            .contains(&("liveStreaming".into(), 220))
+    );
+    w.step_at(at("2026-12-01 11:30")).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("arg rm"), "the stream was stopped:\n{text}");
+    assert!(
+        w.steps("lecture")
+            .await
+            .contains(&("liveStreaming".into(), 210))
+    );
+}

@@ -8,6 +8,7 @@ mod params;
 pub mod schedule;
 mod servers;
 mod setup;
+mod stream;
 
 use crate::bbb::{Bbb, BbbConnector, BbbError};
 use crate::clock::Clock;
@@ -33,6 +34,8 @@ pub struct ServiceSettings {
     pub callback_base: Option<String>,
     /// preOpen/preStart/reminder/endAfter minutes for meetings that set none.
     pub plan_defaults: crate::scheduler::PlanDefaults,
+    /// How live streams are launched.
+    pub streaming: crate::streaming::StreamingConfig,
 }
 
 impl Default for ServiceSettings {
@@ -43,6 +46,7 @@ impl Default for ServiceSettings {
             default_greenlight: None,
             callback_base: None,
             plan_defaults: crate::scheduler::PlanDefaults::default(),
+            streaming: crate::streaming::StreamingConfig::default(),
         }
     }
 }

@@ -230,7 +230,10 @@ impl Service {
             match step {
                 StepKind::PreOpen => self.open(m, occ, now, true).await?,
                 StepKind::Start => self.open(m, occ, now, false).await?,
-                StepKind::EndAfter => self.close(m).await?,
+                StepKind::EndAfter => {
+                    self.stop_stream(m, occ).await;
+                    self.close(m).await?
+                }
                 other => self.run_setup(m, other).await?,
             }
         }
@@ -327,6 +330,13 @@ impl Service {
             self.enqueue_poll(m, occ, now + POLL_EVERY)
                 .await
                 .map_err(JobError::from_op)?;
+        } else if !pre_open {
+            let bbb_id = crate::domain::BbbMeetingId::try_from(created.meeting_id.as_str())
+                .map_err(|e| JobError {
+                    transient: false,
+                    message: e.to_string(),
+                })?;
+            self.start_stream(m, occ, &server, &bbb_id).await?;
         }
         Ok(())
     }
@@ -380,7 +390,7 @@ impl Service {
                 self.set_phase(&m.spec.id, MeetingPhase::Started)
                     .await
                     .map_err(JobError::from_op)?;
-                Ok(())
+                self.start_stream(m, occ, &server, &bbb_id).await
             }
             Ok(_) => self
                 .enqueue_poll(m, occ, now + POLL_EVERY)
