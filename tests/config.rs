@@ -6,6 +6,7 @@ use schedulight::domain::meeting::GuestPolicy;
 use schedulight::domain::operation::{CreateRoom, CreateUser, ShareRoom, UserRole};
 use schedulight::domain::server::{GreenlightSettings, GreenlightVersion};
 use schedulight::domain::{ChecksumAlgorithm, Email, MeetingSpec, Operation, ServerSpec};
+use schedulight::streaming::{StreamingConfig, launcher_for};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -1736,4 +1737,248 @@ meetings:
         [(6, 17, "meetings.m.recurrence".to_string())]
     );
     assert!(errors.0[0].message.contains("before startDate"), "{errors}");
+}
+
+// ------------------------------------------------------------------ streaming
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn streaming_defaults_when_the_section_is_absent() {
+    let c = AppConfig::from_yaml_str("api:\n  listen: 127.0.0.1:8008\n", "bot-config.yml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.streaming, StreamingConfig::default());
+    // An empty section is the defaults too.
+    let c = AppConfig::from_yaml_str("streaming:\n", "bot-config.yml").unwrap();
+    assert_eq!(c.streaming, StreamingConfig::default());
+}
+
+#[test]
+fn streaming_section_is_read() {
+    let c = AppConfig::load_with_env(&fixture("app-streaming.yml"), &EnvVars::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s = &c.streaming;
+    assert_eq!(s.docker, PathBuf::from("/usr/bin/docker"));
+    assert_eq!(s.image, "registry.uni.example/bbb-livestreaming:1.4");
+    assert_eq!(s.ssh_user, "streamer");
+    assert_eq!(
+        s.run_args,
+        strings(&["-v", "/srv/streaming/videodata:/video", "--shm-size=2g"])
+    );
+    assert_eq!(s.docker_env.len(), 2);
+    assert_eq!(s.docker_env["DOCKER_CONFIG"], "/etc/schedulight/docker");
+    assert_eq!(s.timeout_secs, 45);
+    assert_eq!(s.start_timeout_secs, 900);
+    let command = s.command.as_ref().expect("the command templates");
+    assert_eq!(
+        command.start,
+        strings(&[
+            "/usr/local/bin/stream-start",
+            "--name={name}",
+            "{meeting_id}"
+        ])
+    );
+    assert_eq!(
+        command.stop,
+        strings(&["/usr/local/bin/stream-stop", "{name}"])
+    );
+    assert_eq!(
+        command.status,
+        Some(strings(&[
+            "/usr/local/bin/stream-status",
+            "{name}",
+            "{{.State}}"
+        ]))
+    );
+    // What was loaded builds both kinds of launcher.
+    assert!(launcher_for(None, s).is_ok());
+    assert!(launcher_for(Some("streamer.uni.example"), s).is_ok());
+    // check-config accepts it as an app config.
+    let report = check_file_with_env(&fixture("app-streaming.yml"), &EnvVars::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.kind(), FileKind::AppConfig);
+}
+
+#[test]
+fn streaming_env_overrides() {
+    let text = "streaming:\n  image: a/b:1\n  timeout_secs: 10\n";
+    let vars = env(&[
+        ("SCHEDULIGHT_STREAMING_IMAGE", "c/d:2"),
+        ("SCHEDULIGHT_STREAMING_DOCKER", "/opt/docker/bin/docker"),
+        ("SCHEDULIGHT_STREAMING_SSH_USER", "stream"),
+        (
+            "SCHEDULIGHT_STREAMING_RUN_ARGS",
+            "-v, /a:/video ,--shm-size=1g",
+        ),
+        ("SCHEDULIGHT_STREAMING_TIMEOUT_SECS", "20"),
+        ("SCHEDULIGHT_STREAMING_START_TIMEOUT_SECS", "600"),
+    ]);
+    let c = AppConfig::from_yaml_str_with_env(text, "bot-config.yml", &vars)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s = &c.streaming;
+    assert_eq!(s.image, "c/d:2");
+    assert_eq!(s.docker, PathBuf::from("/opt/docker/bin/docker"));
+    assert_eq!(s.ssh_user, "stream");
+    assert_eq!(s.run_args, strings(&["-v", "/a:/video", "--shm-size=1g"]));
+    assert_eq!(s.timeout_secs, 20);
+    assert_eq!(s.start_timeout_secs, 600);
+    // Without a file section the variables create it.
+    let c = AppConfig::from_env(&env(&[("SCHEDULIGHT_STREAMING_TIMEOUT_SECS", "5")])).unwrap();
+    assert_eq!(c.streaming.timeout_secs, 5);
+    assert_eq!(c.streaming.image, StreamingConfig::default().image);
+}
+
+#[test]
+fn streaming_bad_env_values_name_the_variable() {
+    let vars = env(&[
+        ("SCHEDULIGHT_STREAMING_TIMEOUT_SECS", "0"),
+        ("SCHEDULIGHT_STREAMING_SSH_USR", "root"),
+        ("SCHEDULIGHT_STREAMING_COMMAND", "/bin/x"),
+    ]);
+    let errors = AppConfig::from_env(&vars).unwrap_err();
+    let bad = find(&errors, "streaming.timeout_secs");
+    assert_eq!(
+        bad.env_var.as_deref(),
+        Some("SCHEDULIGHT_STREAMING_TIMEOUT_SECS")
+    );
+    let typo = errors
+        .iter()
+        .find(|e| e.env_var.as_deref() == Some("SCHEDULIGHT_STREAMING_SSH_USR"))
+        .unwrap_or_else(|| panic!("{errors}"));
+    assert!(
+        typo.hint
+            .as_deref()
+            .unwrap()
+            .contains("SCHEDULIGHT_STREAMING_SSH_USER"),
+        "{typo}"
+    );
+    // Nested settings are file-only.
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.env_var.as_deref() == Some("SCHEDULIGHT_STREAMING_COMMAND")),
+        "{errors}"
+    );
+}
+
+#[test]
+fn streaming_errors_are_located() {
+    let errors = AppConfig::load_with_env(&fixture("app-streaming-broken.yml"), &EnvVars::new())
+        .unwrap_err();
+    let text = errors.to_string();
+    let typo = find(&errors, "streaming.imgae");
+    assert_eq!((typo.line, typo.column), (2, 3));
+    assert_eq!(typo.hint.as_deref(), Some("did you mean `image`?"));
+    assert!(text.contains("app-streaming-broken.yml:2:3: streaming.imgae: unknown key"));
+    let user = find(&errors, "streaming.ssh_user");
+    assert_eq!((user.line, user.column), (3, 13));
+    let image = find(&errors, "streaming.image");
+    assert_eq!((image.line, image.column), (4, 10));
+    let env_key = find(&errors, "streaming.docker_env.BBB_SECRET");
+    assert_eq!((env_key.line, env_key.column), (6, 5));
+    assert!(!env_key.to_string().contains("nope"), "{env_key}");
+    let t = find(&errors, "streaming.timeout_secs");
+    assert_eq!((t.line, t.column), (7, 17));
+    assert!(t.message.contains("outside 1..=3600"), "{t}");
+    let st = find(&errors, "streaming.start_timeout_secs");
+    assert_eq!(st.line, 8);
+    assert!(st.message.contains("99999"), "{st}");
+    let arg = find(&errors, "streaming.run_args[1]");
+    assert_eq!(arg.line, 9);
+    assert!(!arg.to_string().contains("BBB_SECRET=x"), "{arg}");
+    let start = find(&errors, "streaming.command.start");
+    assert_eq!((start.line, start.column), (11, 12));
+    assert!(
+        start.message.contains("the start command is empty"),
+        "{start}"
+    );
+    let stop = find(&errors, "streaming.command.stop");
+    assert_eq!(stop.line, 13);
+    assert!(stop.message.contains("fixed program"), "{stop}");
+    let status = find(&errors, "streaming.command.status[1]");
+    assert_eq!(status.line, 16);
+    assert!(
+        status.hint.as_deref().unwrap().contains("quote"),
+        "{status}"
+    );
+    let restart = find(&errors, "streaming.command.restart");
+    assert_eq!(restart.line, 17);
+    assert_eq!(errors.iter().count(), 11, "{text}");
+}
+
+#[test]
+fn streaming_shape_errors() {
+    let errs = |text: &str| AppConfig::from_yaml_str(text, "bot-config.yml").unwrap_err();
+    // A shell line instead of an argv list.
+    let e = errs("streaming:\n  command:\n    start: docker run x\n    stop: [x]\n");
+    let start = find(&e, "streaming.command.start");
+    assert_eq!((start.line, start.column), (3, 12));
+    assert!(start.message.contains("argument list"), "{start}");
+    // start and stop are required together.
+    let e = errs("streaming:\n  command:\n    start: [x]\n");
+    let stop = find(&e, "streaming.command");
+    assert!(stop.message.contains("`stop` is missing"), "{stop}");
+    // Unknown placeholders and {meeting_id} outside start.
+    let e = errs(
+        "streaming:\n  command:\n    start: [x, \"{secret}\"]\n    stop: [y, \"{meeting_id}\"]\n",
+    );
+    assert!(
+        find(&e, "streaming.command.start")
+            .message
+            .contains("{secret}")
+    );
+    assert!(
+        find(&e, "streaming.command.stop")
+            .message
+            .contains("{meeting_id}")
+    );
+    // Not a number, not a mapping.
+    let e = errs("streaming:\n  timeout_secs: soon\n  docker_env: [A]\n");
+    assert_eq!(find(&e, "streaming.timeout_secs").line, 2);
+    assert_eq!(find(&e, "streaming.docker_env").line, 3);
+    let e = errs("streaming: docker\n");
+    assert_eq!(find(&e, "streaming").line, 1);
+    // Empty docker path and an option as the image.
+    let e = errs("streaming:\n  docker: \"\"\n  image: --privileged\n");
+    assert_eq!(find(&e, "streaming.docker").line, 2);
+    assert_eq!(find(&e, "streaming.image").line, 3);
+}
+
+/// The commented streaming example in the repo's bot-config.yml, uncommented, is valid.
+#[test]
+fn documented_streaming_example_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot-config.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    let mut uncommenting = false;
+    for line in text.lines() {
+        if line == "# streaming:" {
+            uncommenting = true;
+            out.push_str("streaming:\n");
+            continue;
+        }
+        if uncommenting && line.starts_with("#  ") {
+            out.push_str(&line[1..]);
+        } else {
+            uncommenting = false;
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    let c =
+        AppConfig::from_yaml_str(&out, "bot-config.yml").unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let s = &c.streaming;
+    let defaults = StreamingConfig::default();
+    assert_eq!(s.image, defaults.image);
+    assert_eq!(s.timeout_secs, defaults.timeout_secs);
+    assert_eq!(s.start_timeout_secs, defaults.start_timeout_secs);
+    assert_eq!(
+        s.run_args,
+        strings(&["-v", "/srv/streaming/videodata:/video"])
+    );
+    let command = s.command.as_ref().expect("the example templates");
+    assert_eq!(command.start[2], "{meeting_id}");
+    assert!(command.status.is_some());
 }

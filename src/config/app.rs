@@ -1,14 +1,16 @@
 //! `bot-config.yml`: the app-wide settings (store, API, Matrix, mail, meeting defaults,
-//! the default Greenlight, servers, logging), with `SCHEDULIGHT_<SECTION>_<KEY>` environment overrides.
+//! the default Greenlight, servers, logging, streaming), with `SCHEDULIGHT_<SECTION>_<KEY>` environment overrides.
 
 use super::error::ConfigErrors;
 use super::greenlight::{GREENLIGHT_KEYS, Scope, read_greenlight};
 use super::read::{self, Ctx, Fields, join, shown};
 use super::seed::{TZ_HINT, check_time_zone};
 use super::server::{EMAIL_HINT, check_http_url, read_server};
+use super::streaming::{STREAMING_ENV_KEYS, STREAMING_KEYS, read_streaming};
 use super::tree::{At, Kind, Node};
 use crate::domain::server::GreenlightSettings;
 use crate::domain::{Email, Secret, ServerId, ServerSpec};
+use crate::streaming::StreamingConfig;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -29,6 +31,7 @@ pub(crate) const APP_KEYS: &[&str] = &[
     "greenlight",
     "servers",
     "logging",
+    "streaming",
 ];
 const STORE_KEYS: &[&str] = &["location", "location_file"];
 const API_KEYS: &[&str] = &["listen", "public_url"];
@@ -77,6 +80,7 @@ const ENV_SECTIONS: &[(&str, &[&str])] = &[
     ("defaults", DEFAULTS_KEYS),
     ("greenlight", GREENLIGHT_KEYS),
     ("logging", LOGGING_KEYS),
+    ("streaming", STREAMING_ENV_KEYS),
 ];
 
 pub const DEFAULT_STORE: &str = "schedulight.db";
@@ -100,6 +104,8 @@ pub struct AppConfig {
     /// BBB servers known from the start (more can be added at run time).
     pub servers: BTreeMap<ServerId, ServerSpec>,
     pub logging: LoggingConfig,
+    /// Live streaming of meetings (docker or command templates); defaults when absent.
+    pub streaming: StreamingConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -327,6 +333,7 @@ impl Default for AppConfig {
             greenlight: None,
             servers: BTreeMap::new(),
             logging: LoggingConfig::default(),
+            streaming: StreamingConfig::default(),
         }
     }
 }
@@ -530,6 +537,9 @@ fn read_app(ctx: &mut Ctx, root: &Node) -> AppConfig {
     }
     if let Some(f) = section(ctx, "logging", LOGGING_KEYS) {
         read_logging(ctx, &f, &mut config.logging);
+    }
+    if let Some(f) = section(ctx, "streaming", STREAMING_KEYS) {
+        read_streaming(ctx, &f, &mut config.streaming);
     }
     config.servers = read_servers(ctx, &top);
     config

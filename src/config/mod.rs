@@ -1,7 +1,7 @@
 //! Configuration files.
 //!
 //! * `bot-config.yml` → [`AppConfig`]: store, API, Matrix, mail, meeting defaults, the
-//!   default Greenlight, servers, logging; every value can be overridden with
+//!   default Greenlight, servers, logging, live streaming; every value can be overridden with
 //!   `SCHEDULIGHT_<SECTION>_<KEY>` and every secret can be read from a file
 //!   (`password_file: /run/secrets/x`, `SCHEDULIGHT_MAIL_PASSWORD_FILE=/run/secrets/x`).
 //! * A server entry (in either file) may carry its own `greenlight:` block; the app-wide one is
@@ -21,6 +21,7 @@ mod greenlight;
 mod read;
 mod seed;
 mod server;
+mod streaming;
 mod tree;
 
 pub use app::{
@@ -34,6 +35,7 @@ pub use greenlight::BCRYPT_COSTS;
 pub use seed::{
     SeedCounts, SeedEntry, SeedFile, SeedSection, SourceRef, load_seed_file, parse_seed_file,
 };
+pub use streaming::{START_TIMEOUT_RANGE, TIMEOUT_RANGE};
 
 use read::Ctx;
 use std::fmt;
