@@ -44,6 +44,7 @@ impl App {
             default_greenlight: config.greenlight.clone(),
             callback_base: config.api.public_url.clone(),
             plan_defaults: crate::scheduler::PlanDefaults::from(&config.defaults),
+            streaming: config.streaming.clone(),
             ..ServiceSettings::default()
         };
         let service = Service::new(store.clone(), bbb, clock, settings);

@@ -446,9 +446,10 @@ async fn live_stream_starts_after_the_first_join_and_stops_at_the_end() {
     sim.set_now(at("2026-12-01 08:00"));
     let connector = SimConnector::new();
     connector.register("bbb".parse().unwrap(), sim.clone());
-    let mut streaming = schedulight::streaming::StreamingConfig::default();
-    streaming.docker =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fake_bin/docker");
+    let mut streaming = schedulight::streaming::StreamingConfig {
+        docker: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fake_bin/docker"),
+        ..Default::default()
+    };
     streaming
         .docker_env
         .insert("FAKE_DOCKER_LOG".into(), log.display().to_string());
