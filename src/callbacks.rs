@@ -3,7 +3,7 @@
 //! rows right (`online`), and forward each callback to the URL Greenlight registers itself
 //! (`<base>/meeting_ended`, `<base>/recording_ready`, greenlight.md §6–7).
 
-use crate::domain::{ServerId, ServerSpec};
+use crate::domain::{MeetingId, MeetingPhase, ServerId, ServerSpec};
 use crate::greenlight::{GreenlightConnector, GreenlightVersion};
 use crate::store::Store;
 use axum::extract::{Query, RawQuery, State};
@@ -39,12 +39,18 @@ pub fn router(state: CallbackState) -> Router {
 /// callback carries a token (HMAC-SHA256 with the server's BBB secret over server and meeting),
 /// so nobody else can mark rooms offline through us; the recording-ready callback is a JWT
 /// signed with that secret already.
-pub fn callback_urls(public_base: &str, server: &ServerSpec, meeting_id: &str) -> (String, String) {
+pub fn callback_urls(
+    public_base: &str,
+    server: &ServerSpec,
+    meeting_id: &str,
+    scheduled: &MeetingId,
+) -> (String, String) {
     let base = public_base.trim_end_matches('/');
     let ended: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("server", server.id.as_str())
         .append_pair("m", meeting_id)
-        .append_pair("token", &end_token(server, meeting_id))
+        .append_pair("meeting", scheduled.as_str())
+        .append_pair("token", &end_token(server, meeting_id, scheduled.as_str()))
         .finish();
     let ready: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("server", server.id.as_str())
@@ -55,22 +61,28 @@ pub fn callback_urls(public_base: &str, server: &ServerSpec, meeting_id: &str) -
     )
 }
 
-fn end_mac(server: &ServerSpec, meeting_id: &str) -> hmac::Hmac<sha2::Sha256> {
+fn end_mac(server: &ServerSpec, meeting_id: &str, scheduled: &str) -> hmac::Hmac<sha2::Sha256> {
     let mut mac =
         <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(server.secret.expose().as_bytes())
             .expect("HMAC accepts keys of any length");
-    mac.update(format!("meeting-ended\n{}\n{meeting_id}", server.id).as_bytes());
+    mac.update(format!("meeting-ended\n{}\n{meeting_id}\n{scheduled}", server.id).as_bytes());
     mac
 }
 
-fn end_token(server: &ServerSpec, meeting_id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(end_mac(server, meeting_id).finalize().into_bytes())
+fn end_token(server: &ServerSpec, meeting_id: &str, scheduled: &str) -> String {
+    URL_SAFE_NO_PAD.encode(
+        end_mac(server, meeting_id, scheduled)
+            .finalize()
+            .into_bytes(),
+    )
 }
 
-fn end_token_ok(server: &ServerSpec, meeting_id: &str, token: &str) -> bool {
-    URL_SAFE_NO_PAD
-        .decode(token)
-        .is_ok_and(|t| end_mac(server, meeting_id).verify_slice(&t).is_ok())
+fn end_token_ok(server: &ServerSpec, meeting_id: &str, scheduled: &str, token: &str) -> bool {
+    URL_SAFE_NO_PAD.decode(token).is_ok_and(|t| {
+        end_mac(server, meeting_id, scheduled)
+            .verify_slice(&t)
+            .is_ok()
+    })
 }
 
 /// Greenlight's own callback URLs (what it would register itself): v3 only.
@@ -143,14 +155,21 @@ async fn meeting_ended(
     let (Some(meeting_id), Some(token)) = (params.get("m"), params.get("token")) else {
         return StatusCode::BAD_REQUEST;
     };
+    let scheduled = params
+        .get("meeting")
+        .map(String::as_str)
+        .unwrap_or_default();
     // BBB appends meetingID itself; it must be the meeting the token was made for.
-    if !end_token_ok(&server, meeting_id, token)
+    if !end_token_ok(&server, meeting_id, scheduled, token)
         || params.get("meetingID").is_some_and(|m| m != meeting_id)
     {
         tracing::warn!(server = %server.id, "end callback with a bad token");
         return StatusCode::UNAUTHORIZED;
     }
     tracing::info!(server = %server.id, %meeting_id, "BBB reports a meeting ended");
+    if let Ok(id) = scheduled.parse::<MeetingId>() {
+        record_ended(&state, &id).await;
+    }
     let (settings, gl) = match greenlight_of(&state, &server).await {
         Ok(Some(found)) => found,
         Ok(None) => return StatusCode::OK,
@@ -164,7 +183,7 @@ async fn meeting_ended(
     };
     // Forward what BBB sent, minus our own routing parameter.
     let forwarded: String = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .filter(|(k, _)| !matches!(k.as_ref(), "server" | "m" | "token"))
+        .filter(|(k, _)| !matches!(k.as_ref(), "server" | "m" | "meeting" | "token"))
         .fold(
             form_urlencoded::Serializer::new(String::new()),
             |mut s, (k, v)| {
@@ -174,6 +193,29 @@ async fn meeting_ended(
         )
         .finish();
     forward(state.http.get(format!("{ended_url}?{forwarded}"))).await
+}
+
+/// The scheduled meeting's state follows what BBB reports.
+async fn record_ended(state: &CallbackState, id: &MeetingId) {
+    let now = jiff::Timestamp::now();
+    let Ok(Some(m)) = state.store.get_meeting(id).await else {
+        return;
+    };
+    let record = crate::domain::StepRecord {
+        step: "meetingEnded".into(),
+        code: 220,
+        message: "BBB reports the meeting ended".into(),
+        at: now,
+    };
+    if let Err(e) = state.store.record_step(id, &record).await {
+        tracing::warn!(meeting = %id, error = %e, "cannot record the end of a meeting");
+    }
+    if matches!(m.phase, MeetingPhase::PreOpened | MeetingPhase::Started) {
+        let _ = state
+            .store
+            .set_meeting_phase(id, MeetingPhase::Ended, now)
+            .await;
+    }
 }
 
 /// `POST …/recording-ready?server=ID` with `signed_parameters=<JWT signed with the BBB secret>`.
@@ -270,19 +312,21 @@ mod tests {
             "https://b.example/bigbluebutton/api".parse().unwrap(),
             crate::domain::Secret::new("s3cret"),
         );
-        let (e, r) = callback_urls("https://sl.uni.example/", &server, "room 1");
-        let prefix = "https://sl.uni.example/callbacks/meeting-ended?server=bbb&m=room+1&token=";
+        let lecture: MeetingId = "lecture".parse().unwrap();
+        let (e, r) = callback_urls("https://sl.uni.example/", &server, "room 1", &lecture);
+        let prefix = "https://sl.uni.example/callbacks/meeting-ended?server=bbb&m=room+1&meeting=lecture&token=";
         assert!(e.starts_with(prefix), "{e}");
         assert_eq!(
             r,
             "https://sl.uni.example/callbacks/recording-ready?server=bbb"
         );
         let token = e.rsplit("token=").next().unwrap();
-        assert!(end_token_ok(&server, "room 1", token));
-        assert!(!end_token_ok(&server, "room 2", token));
+        assert!(end_token_ok(&server, "room 1", "lecture", token));
+        assert!(!end_token_ok(&server, "room 2", "lecture", token));
+        assert!(!end_token_ok(&server, "room 1", "other", token));
         let mut other = server.clone();
         other.secret = crate::domain::Secret::new("other");
-        assert!(!end_token_ok(&other, "room 1", token));
+        assert!(!end_token_ok(&other, "room 1", "lecture", token));
         assert_eq!(
             greenlight_callback_urls(GreenlightVersion::V3, "https://gl.x/"),
             Some((

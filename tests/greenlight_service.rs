@@ -794,3 +794,53 @@ async fn scheduler_sets_up_owner_room_and_shares_v3() {
     }
     w.sim.shutdown().await;
 }
+
+/// BBB's end callback (signed per meeting) reaches the daemon, which records the end of the
+/// scheduled meeting — here ended on BBB by someone else.
+#[tokio::test]
+async fn end_callback_updates_the_scheduled_meeting() {
+    use schedulight::bbb::BbbConnector;
+    let w = world(GreenlightVersion::V3).await;
+    let m = MeetingSpec::new("talk".parse().unwrap(), sid(), "Guest talk");
+    run(
+        &w,
+        Operation::ScheduleMeeting {
+            meeting: Box::new(m),
+        },
+    )
+    .await
+    .expect("schedule");
+    let Outcome::Started { bbb_meeting_id, .. } = run(
+        &w,
+        Operation::StartMeetingNow {
+            id: "talk".parse().unwrap(),
+        },
+    )
+    .await
+    .expect("start") else {
+        panic!("not started")
+    };
+    let server = w.store.get_server(&sid()).await.unwrap().unwrap();
+    HttpConnector::new()
+        .connect(&server)
+        .end(&bbb_meeting_id)
+        .await
+        .expect("end on BBB");
+    let id: schedulight::domain::MeetingId = "talk".parse().unwrap();
+    let mut ended = false;
+    for _ in 0..100 {
+        let steps = w.store.latest_steps(&id).await.unwrap();
+        if steps
+            .iter()
+            .any(|s| s.step == "meetingEnded" && s.code == 220)
+        {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ended, "the end callback was recorded");
+    let phase = w.store.get_meeting(&id).await.unwrap().unwrap().phase;
+    assert_eq!(phase, schedulight::domain::MeetingPhase::Ended);
+    w.sim.shutdown().await;
+}

@@ -244,13 +244,25 @@ impl Service {
     ) -> Result<(crate::domain::BbbMeetingId, crate::bbb::CreateParams), OpError> {
         let mut params = create_params(spec);
         let Some((t, r)) = room else {
-            return Ok((spec.effective_bbb_id(), params));
+            let bbb_id = spec.effective_bbb_id();
+            if let Some(base) = &self.settings.callback_base {
+                let (ended, ready) =
+                    crate::callbacks::callback_urls(base, server, bbb_id.as_str(), &spec.id);
+                params.meta.insert("endCallbackUrl".into(), ended);
+                params.meta.insert("bbb-recording-ready-url".into(), ready);
+            }
+            return Ok((bbb_id, params));
         };
         let bbb_id = crate::domain::BbbMeetingId::try_from(r.meeting_id.as_str())
             .map_err(|e| OpError::Invalid(format!("Greenlight room {}: {e}", r.friendly_id)))?;
         params.meeting_id = Some(bbb_id.clone());
         let callbacks = match &self.settings.callback_base {
-            Some(base) => Some(crate::callbacks::callback_urls(base, server, &r.meeting_id)),
+            Some(base) => Some(crate::callbacks::callback_urls(
+                base,
+                server,
+                &r.meeting_id,
+                &spec.id,
+            )),
             None => {
                 crate::callbacks::greenlight_callback_urls(t.gl.version(), &t.settings.link_base)
             }
