@@ -15,7 +15,10 @@ const LEASE: SignedDuration = SignedDuration::from_secs(120);
 /// Jobs claimed per step.
 const BATCH: u32 = 256;
 /// Longest sleep when nothing is due: a safety net, not a poll (definition changes wake us).
-const MAX_IDLE: Duration = Duration::from_secs(300);
+/// No longer than the lease: a job a killed worker held is not pending, so no due time wakes
+/// us for it; sleeping at most one lease reclaims it at most one lease after it ran out.
+const MAX_IDLE: Duration = Duration::from_secs(120);
+const _: () = assert!(MAX_IDLE.as_secs() as i64 <= LEASE.as_secs());
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StepReport {
