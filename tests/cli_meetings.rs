@@ -110,6 +110,12 @@ fn schedule_and_manage_meetings() {
     for m in ["lecture", "seminar", "colloquium", "Linear Algebra I"] {
         assert!(list.contains(m), "{list}");
     }
+    // The scheduler's plan is visible: pre-open 90 minutes (the default) before the start.
+    let status = ok(d, &["meetings", "status", "lecture"]);
+    assert!(
+        status.contains("next: pre open at") && status.contains("next: start at"),
+        "{status}"
+    );
     ok(d, &["meetings", "disable", "seminar"]);
     let status = ok(d, &["meetings", "status", "seminar"]);
     assert!(

@@ -231,6 +231,19 @@ fn meeting_detail(m: &MeetingView) -> String {
             crate::domain::meeting::seed_datetime::format(&start)
         );
     }
+    for n in &m.next {
+        let retry = n
+            .last_error
+            .as_deref()
+            .map(|e| format!(" (attempt {}: {e})", n.attempts))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  next: {} at {}{retry}",
+            n.step.replace('_', " "),
+            n.due.strftime("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
     for step in &m.steps {
         let _ = writeln!(
             out,

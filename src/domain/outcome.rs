@@ -53,6 +53,21 @@ pub struct MeetingView {
     /// Latest record per step, newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepRecord>,
+    /// What the scheduler will do next, soonest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<PlannedView>,
+}
+
+/// A scheduled step of a meeting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedView {
+    /// `start`, `pre_open`, `end_after`, `poll`, …
+    pub step: String,
+    pub due: jiff::Timestamp,
+    /// Times tried so far, with the last error when it failed.
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// Outcome for one item of a multi-item command (share with several users, …).

@@ -365,7 +365,24 @@ impl Service {
         let m = self.meeting(id).await?;
         let mut steps = self.store.latest_steps(id).await.map_err(internal)?;
         steps.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.step.cmp(&b.step)));
-        Ok(self.view_of(m, steps))
+        let mut view = self.view_of(m, steps);
+        let jobs = self.store.list_jobs(Some(id)).await.map_err(internal)?;
+        view.next = jobs
+            .into_iter()
+            .filter(|j| j.state == crate::store::JobState::Pending)
+            .map(|j| crate::domain::outcome::PlannedView {
+                step: j
+                    .payload
+                    .get("step")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("poll")
+                    .to_string(),
+                due: j.due_at,
+                attempts: j.attempts,
+                last_error: j.last_error,
+            })
+            .collect();
+        Ok(view)
     }
 
     fn view_of(&self, m: StoredMeeting, steps: Vec<StepRecord>) -> MeetingView {
@@ -378,6 +395,7 @@ impl Service {
             phase: m.phase,
             starts_at,
             steps,
+            next: Vec::new(),
         }
     }
 
