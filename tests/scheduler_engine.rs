@@ -579,3 +579,58 @@ async fn many_meetings_due_at_once_start_side_by_side() {
     assert_eq!(w.sim.meetings().len(), 200);
     assert!(took < Duration::from_millis(1500), "took {took:?}");
 }
+
+/// An edit after pre-open that changes what BBB was given: an empty room is ended and opened
+/// again with the new settings; with people in it, the change waits and the history says so.
+#[tokio::test]
+async fn edit_after_pre_open() {
+    let w = world(Arc::new(MemoryStore::new()), "2026-12-01 08:00").await;
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(lecture("2026-12-01 10:00")),
+            },
+        )
+        .await
+        .unwrap();
+    w.step_at(at("2026-12-01 09:30")).await;
+    let first = w.sim.meetings()[0].internal_meeting_id.clone();
+    let mut edited = lecture("2026-12-01 10:00");
+    edited.welcome = Some("Bring your notes".into());
+    w.service
+        .execute(
+            &admin(),
+            Operation::UpdateMeeting {
+                meeting: Box::new(edited.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    let now = w.sim.meetings();
+    assert_eq!(now.len(), 1);
+    assert_ne!(
+        now[0].internal_meeting_id, first,
+        "the empty room was created again"
+    );
+    // Somebody is in; another edit does not throw them out.
+    w.sim
+        .add_participant("sl-lecture", "Ada", Role::Moderator)
+        .unwrap();
+    edited.welcome = Some("Bring your notes and a pen".into());
+    w.service
+        .execute(
+            &admin(),
+            Operation::UpdateMeeting {
+                meeting: Box::new(edited),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        w.sim.meetings()[0].internal_meeting_id,
+        now[0].internal_meeting_id,
+        "not ended"
+    );
+    assert!(w.steps("lecture").await.contains(&("preOpen".into(), 221)));
+}

@@ -36,12 +36,15 @@ impl Service {
     }
 
     pub(super) async fn update_meeting(&self, spec: &MeetingSpec) -> Result<Outcome, OpError> {
-        self.meeting(&spec.id).await?;
+        let old = self.meeting(&spec.id).await?;
         self.check_meeting(spec).await?;
         self.store
             .update_meeting_spec(spec, self.clock.now())
             .await
             .map_err(internal)?;
+        if old.phase == MeetingPhase::PreOpened && create_params(&old.spec) != create_params(spec) {
+            self.apply_edit_to_open_room(spec).await?;
+        }
         // A new startDate, recurrence or offsets move the future steps.
         self.replan(&spec.id).await?;
         let view = self.view(&spec.id).await?;
@@ -49,6 +52,51 @@ impl Service {
             meeting: Box::new(view),
             created: false,
         })
+    }
+
+    /// An edit that changes create parameters after pre-open: BBB keeps a meeting's first
+    /// parameters, so an empty room is ended and created again; with people in it the change
+    /// waits for the next occurrence, and the step history says so.
+    async fn apply_edit_to_open_room(&self, spec: &MeetingSpec) -> Result<(), OpError> {
+        let server = self.server(&spec.server).await?;
+        let room = self.meeting_room(spec).await?;
+        let (bbb_id, mut params) = self.room_create_params(spec, &server, room.as_ref())?;
+        let bbb = self.connect(&server);
+        let occupied = match bbb.get_meeting_info(&bbb_id).await {
+            Ok(info) => info.participant_count > 0 || info.has_user_joined,
+            Err(BbbError::NotFound { .. }) => false,
+            Err(e) => return Err(bbb_error(&server.id, e)),
+        };
+        if occupied {
+            let msg = "edit applies from the next occurrence: people are in the meeting";
+            return self.step(&spec.id, "preOpen", 221, msg).await;
+        }
+        match bbb.end(&bbb_id).await {
+            Ok(()) | Err(BbbError::NotFound { .. }) => {}
+            Err(e) => return Err(bbb_error(&server.id, e)),
+        }
+        if let Some(start) = spec
+            .start
+            .and_then(|s| s.to_zoned(self.zone_of(spec).ok()?).ok())
+        {
+            let wait = start
+                .timestamp()
+                .duration_since(self.clock.now())
+                .as_mins()
+                .max(0) as u32;
+            params.meeting_expire_if_no_user_joined_minutes =
+                Some(wait + crate::scheduler::plan::JOIN_MARGIN_MINUTES);
+        }
+        self.create_on_bbb(bbb.as_ref(), &params, room.as_ref())
+            .await
+            .map_err(|e| bbb_error(&server.id, e))?;
+        self.step(
+            &spec.id,
+            "preOpen",
+            220,
+            "room ended and opened again with the edited settings",
+        )
+        .await
     }
 
     pub(super) async fn cancel_meeting(&self, id: &MeetingId) -> Result<Outcome, OpError> {
