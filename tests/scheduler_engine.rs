@@ -33,6 +33,11 @@ fn at(s: &str) -> Timestamp {
 }
 
 async fn world(store: Arc<dyn Store>, now: &str) -> World {
+    world_with(store, now, ServiceSettings::default()).await
+}
+
+/// A world whose service has `settings` (the zone is always Europe/Vienna).
+async fn world_with(store: Arc<dyn Store>, now: &str, settings: ServiceSettings) -> World {
     let clock = ManualClock::new(at(now));
     let sim = Simulator::new(SimConfig::new(SECRET));
     sim.set_now(at(now));
@@ -40,7 +45,7 @@ async fn world(store: Arc<dyn Store>, now: &str) -> World {
     connector.register("bbb".parse().unwrap(), sim.clone());
     let settings = ServiceSettings {
         default_time_zone: jiff::tz::TimeZone::get("Europe/Vienna").unwrap(),
-        ..ServiceSettings::default()
+        ..settings
     };
     let service = Service::new(
         store.clone(),
@@ -440,12 +445,6 @@ async fn live_stream_starts_after_the_first_join_and_stops_at_the_end() {
     let log = dir.path().join("docker.log");
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let clock = ManualClock::new(at("2026-12-01 08:00"));
-    let sim = Simulator::new(SimConfig::new(SECRET));
-    sim.set_now(at("2026-12-01 08:00"));
-    let connector = SimConnector::new();
-    connector.register("bbb".parse().unwrap(), sim.clone());
     let mut streaming = schedulight::streaming::StreamingConfig {
         docker: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fake_bin/docker"),
         ..Default::default()
@@ -457,37 +456,10 @@ async fn live_stream_starts_after_the_first_join_and_stops_at_the_end() {
         .docker_env
         .insert("FAKE_DOCKER_STATE".into(), state.display().to_string());
     let settings = ServiceSettings {
-        default_time_zone: jiff::tz::TimeZone::get("Europe/Vienna").unwrap(),
         streaming,
         ..ServiceSettings::default()
     };
-    let service = Service::new(
-        store.clone(),
-        Arc::new(connector),
-        Arc::new(clock.clone()),
-        settings,
-    );
-    let server = ServerSpec::new(
-        "bbb".parse().unwrap(),
-        "http://127.0.0.1:9/bigbluebutton/api/".parse().unwrap(),
-        Secret::new(SECRET),
-    );
-    service
-        .execute(
-            &admin(),
-            Operation::AddServer {
-                server: Box::new(server),
-            },
-        )
-        .await
-        .unwrap();
-    let w = World {
-        engine: Engine::new(service.clone()),
-        service,
-        clock,
-        sim,
-        store,
-    };
+    let w = world_with(Arc::new(MemoryStore::new()), "2026-12-01 08:00", settings).await;
     let mut m = lecture("2026-12-01 10:00");
     m.pre_open_minutes = Some(0);
     m.live_streaming = Some(schedulight::domain::meeting::LiveStreaming {
