@@ -103,6 +103,14 @@ pub fn hash_password(password: &Secret, cost: u32) -> Result<String, GreenlightE
         .map_err(|e| GreenlightError::Invalid(format!("cannot hash the password: {e}")))
 }
 
+/// A configured provider, trimmed, or `default` when none or blank.
+pub fn provider_or(provider: Option<String>, default: &str) -> String {
+    provider
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
 /// Escape `%`, `_` and `\` so user text in a LIKE pattern matches literally.
 pub fn like_literal(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

@@ -63,17 +63,15 @@ impl Service {
                 .step(&spec.id, "owner", 220, "owner created in Greenlight")
                 .await
                 .map_err(op),
-            Err(GreenlightError::Database(e)) => Err(JobError {
-                transient: true,
-                message: e,
-            }),
+            Err(GreenlightError::Database(e)) => Err(retry(e)),
             Err(e) => {
-                let msg = format!("owner not found and creation failed: {e}");
-                self.step(&spec.id, "owner", 404, &msg).await.map_err(op)?;
-                Err(JobError {
-                    transient: false,
-                    message: msg,
-                })
+                self.setup_failed(
+                    spec,
+                    "owner",
+                    404,
+                    format!("owner not found and creation failed: {e}"),
+                )
+                .await
             }
         }
     }
@@ -116,21 +114,13 @@ impl Service {
                     .map_err(op)
             }
             // The owner step may still be retrying; try again later.
-            Err(GreenlightError::UserNotFound(e)) => Err(JobError {
-                transient: true,
-                message: format!("owner {e} not in Greenlight yet"),
-            }),
-            Err(GreenlightError::Database(e)) => Err(JobError {
-                transient: true,
-                message: e,
-            }),
+            Err(GreenlightError::UserNotFound(e)) => {
+                Err(retry(format!("owner {e} not in Greenlight yet")))
+            }
+            Err(GreenlightError::Database(e)) => Err(retry(e)),
             Err(e) => {
-                let msg = format!("room could not be created: {e}");
-                self.step(&spec.id, "room", 401, &msg).await.map_err(op)?;
-                Err(JobError {
-                    transient: false,
-                    message: msg,
-                })
+                self.setup_failed(spec, "room", 401, format!("room could not be created: {e}"))
+                    .await
             }
         }
     }
@@ -162,19 +152,10 @@ impl Service {
                 .step(&spec.id, "roomSettings", 220, "room settings applied")
                 .await
                 .map_err(op),
-            Err(GreenlightError::Database(e)) => Err(JobError {
-                transient: true,
-                message: e,
-            }),
+            Err(GreenlightError::Database(e)) => Err(retry(e)),
             Err(e) => {
                 let msg = format!("room settings not applied: {e}");
-                self.step(&spec.id, "roomSettings", 400, &msg)
-                    .await
-                    .map_err(op)?;
-                Err(JobError {
-                    transient: false,
-                    message: msg,
-                })
+                self.setup_failed(spec, "roomSettings", 400, msg).await
             }
         }
     }
@@ -186,12 +167,7 @@ impl Service {
         let users: Vec<_> = spec.share_with.keys().cloned().collect();
         let results = match t.gl.share_room(&room, &users).await {
             Ok(r) => r,
-            Err(GreenlightError::Database(e)) => {
-                return Err(JobError {
-                    transient: true,
-                    message: e,
-                });
-            }
+            Err(GreenlightError::Database(e)) => return Err(retry(e)),
             Err(e) => {
                 return Err(JobError {
                     transient: false,
@@ -226,6 +202,33 @@ impl Service {
             return Ok(crate::domain::RoomRef::try_from(r.friendly_id.as_str()).ok());
         }
         Ok(spec.room.clone())
+    }
+}
+
+impl Service {
+    /// Record a setup step that failed for good, and fail its job.
+    async fn setup_failed(
+        &self,
+        spec: &MeetingSpec,
+        record: &str,
+        code: u16,
+        message: String,
+    ) -> Result<(), JobError> {
+        self.step(&spec.id, record, code, &message)
+            .await
+            .map_err(op)?;
+        Err(JobError {
+            transient: false,
+            message,
+        })
+    }
+}
+
+/// Try again later (the database hiccupped).
+fn retry(message: String) -> JobError {
+    JobError {
+        transient: true,
+        message,
     }
 }
 

@@ -60,10 +60,7 @@ impl GreenlightV2 {
     /// `provider`: the auth provider of users we create (`greenlight` when `None`; the original
     /// tool used `ldap`). `bcrypt_cost`: Greenlight uses 12.
     pub fn new(pool: PgPool, provider: Option<String>, bcrypt_cost: u32) -> Self {
-        let provider = provider
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| DEFAULT_PROVIDER.to_string());
+        let provider = super::common::provider_or(provider, DEFAULT_PROVIDER);
         Self {
             pool,
             provider,

@@ -39,10 +39,7 @@ impl GreenlightV3 {
     /// `provider`: the tenant (`users.provider`); `None` or blank means `greenlight`.
     /// `bcrypt_cost`: cost of the digests we write (Greenlight uses 12).
     pub fn new(pool: PgPool, provider: Option<String>, bcrypt_cost: u32) -> Self {
-        let provider = provider
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| DEFAULT_PROVIDER.to_string());
+        let provider = super::common::provider_or(provider, DEFAULT_PROVIDER);
         Self {
             pool,
             provider,
