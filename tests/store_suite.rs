@@ -5,10 +5,12 @@
 use jiff::{Timestamp, ToSpan};
 use schedulight::domain::operation::MailFilter;
 use schedulight::domain::{
-    MeetingId, MeetingPhase, MeetingSpec, Owner, Scope, Secret, ServerId, ServerSpec, StepRecord,
+    Channel, MeetingId, MeetingPhase, MeetingSpec, NoticeKind, Owner, Scope, Secret, ServerId,
+    ServerSpec, StepRecord,
 };
 use schedulight::store::{
-    AuditEntry, JobState, MailState, MemoryStore, NewJob, NewMail, SqlStore, Store, StoreError,
+    AuditEntry, Enqueued, JobState, MemoryStore, NewJob, OutboxEntry, OutboxFilter, OutboxRequest,
+    OutboxState, SqlStore, Store, StoreError,
 };
 use schedulight::testkit::pg::PgCluster;
 use std::collections::HashSet;
@@ -161,17 +163,31 @@ fn job(key: &str, meeting: Option<&str>, due: Timestamp) -> NewJob {
     }
 }
 
-fn mail(key: &str, not_before: Timestamp) -> NewMail {
-    NewMail {
+fn mail(key: &str, not_before: Timestamp) -> OutboxRequest {
+    request(key, Channel::Mail, "bob@uni.example", not_before)
+}
+
+fn request(key: &str, channel: Channel, recipient: &str, not_before: Timestamp) -> OutboxRequest {
+    OutboxRequest {
         unique_key: key.to_string(),
+        channel,
+        kind: if channel == Channel::Mail {
+            NoticeKind::OwnerInfo
+        } else {
+            NoticeKind::Started
+        },
         meeting_id: Some(mid("m1")),
-        server_id: Some(sid("bbb")),
-        from_addr: "bbb@uni.example".into(),
-        to_addr: "bob@uni.example".into(),
-        subject: format!("Mail {key}"),
-        body: "<p>Hello</p>".into(),
-        content_type: "text/html".into(),
+        occurrence: Some("2026-12-03T14:00".into()),
+        recipient: recipient.into(),
+        data: serde_json::json!({"recipientName": "Bob"}),
         not_before,
+    }
+}
+
+fn all(state: MailFilter) -> OutboxFilter {
+    OutboxFilter {
+        state,
+        ..OutboxFilter::default()
     }
 }
 
@@ -324,7 +340,7 @@ async fn meeting_delete_cascades(store: Arc<dyn Store>) {
     let claimed = store.claim_due_jobs(t(5), "w", t(60), 1).await.unwrap();
     assert_eq!(claimed[0].unique_key, "m1:end");
     store
-        .enqueue_mail(&mail("m1:info", t(0)), t(0))
+        .enqueue_outbox(&mail("m1:info", t(0)), t(0))
         .await
         .unwrap();
 
@@ -343,7 +359,14 @@ async fn meeting_delete_cascades(store: Arc<dyn Store>) {
     assert_eq!(left, ["m2:start"]);
     assert_eq!(store.step_history(&mid("m2")).await.unwrap().len(), 1);
     // Mails are not part of a meeting's state: they stay.
-    assert_eq!(store.list_mail(MailFilter::All).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_outbox(&all(MailFilter::All))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A re-created meeting can enqueue the same unique key again.
     add_meeting(&store, "m1").await;
@@ -730,58 +753,98 @@ async fn jobs_concurrent_claimers_share_nothing(store: Arc<dyn Store>) {
 
 async fn mail_outbox_lifecycle(store: Arc<dyn Store>) {
     let m = mail("m1:owner_info", t(100));
-    let id = store.enqueue_mail(&m, t(0)).await.unwrap();
+    let first = store.enqueue_outbox(&m, t(0)).await.unwrap();
+    assert!(first.new);
+    let id = first.id;
     let mut changed = m.clone();
-    changed.subject = "other".into();
+    changed.recipient = "other@uni.example".into();
     assert_eq!(
-        store.enqueue_mail(&changed, t(1)).await.unwrap(),
-        id,
+        store.enqueue_outbox(&changed, t(1)).await.unwrap(),
+        Enqueued { id, new: false },
         "idempotent"
     );
 
-    assert!(store.claim_mail(t(99), 10).await.unwrap().is_empty());
-    let claimed = store.claim_mail(t(100), 10).await.unwrap();
+    assert!(
+        store
+            .claim_outbox(Channel::Mail, t(99), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_outbox(Channel::Chat, t(100), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another channel's sender does not take mails"
+    );
+    let claimed = store.claim_outbox(Channel::Mail, t(100), 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let c = &claimed[0];
-    assert_eq!((c.id, c.state, c.attempts), (id, MailState::Sending, 1));
-    assert_eq!(c.mail, m);
-    assert_eq!((c.created_at, c.sent_at), (t(0), None));
+    assert_eq!((c.id, c.state, c.attempts), (id, OutboxState::Sending, 1));
+    assert_eq!(c.request, m);
+    assert_eq!(
+        (c.created_at, c.sent_at, c.reply.as_deref()),
+        (t(0), None, None)
+    );
     assert!(
-        store.claim_mail(t(200), 10).await.unwrap().is_empty(),
+        store
+            .claim_outbox(Channel::Mail, t(200), 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "being sent"
     );
     assert_eq!(
-        store.list_mail(MailFilter::Pending).await.unwrap().len(),
+        store
+            .list_outbox(&all(MailFilter::Pending))
+            .await
+            .unwrap()
+            .len(),
         1,
         "sending counts as pending"
     );
 
     store
-        .mark_mail_failed(id, "421 try later", Some(t(300)))
+        .mark_outbox_failed(id, "421 try later", Some(t(300)))
         .await
         .unwrap();
-    let listed = store.list_mail(MailFilter::Pending).await.unwrap();
-    assert_eq!(listed[0].state, MailState::Pending);
-    assert_eq!(listed[0].mail.not_before, t(300));
+    let listed = store.list_outbox(&all(MailFilter::Pending)).await.unwrap();
+    assert_eq!(listed[0].state, OutboxState::Pending);
+    assert_eq!(listed[0].request.not_before, t(300));
     assert_eq!(listed[0].last_error.as_deref(), Some("421 try later"));
-    assert!(store.claim_mail(t(299), 10).await.unwrap().is_empty());
-    let again = store.claim_mail(t(300), 10).await.unwrap();
-    assert_eq!(again[0].attempts, 2);
-
-    store.mark_mail_sent(id, t(301)).await.unwrap();
-    let sent = store.list_mail(MailFilter::Sent).await.unwrap();
-    assert_eq!(sent.len(), 1);
-    assert_eq!(
-        (sent[0].state, sent[0].sent_at),
-        (MailState::Sent, Some(t(301)))
-    );
-    // Sent is final.
-    store.mark_mail_failed(id, "late", None).await.unwrap();
-    let sent = store.list_mail(MailFilter::Sent).await.unwrap();
-    assert_eq!(sent[0].state, MailState::Sent);
     assert!(
         store
-            .list_mail(MailFilter::Pending)
+            .claim_outbox(Channel::Mail, t(299), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.claim_outbox(Channel::Mail, t(300), 10).await.unwrap();
+    assert_eq!(again[0].attempts, 2);
+
+    store
+        .mark_outbox_sent(id, t(301), Some("250 2.0.0 Ok: queued as 4F1"))
+        .await
+        .unwrap();
+    let sent = store.list_outbox(&all(MailFilter::Sent)).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].state, sent[0].sent_at, sent[0].reply.as_deref()),
+        (
+            OutboxState::Sent,
+            Some(t(301)),
+            Some("250 2.0.0 Ok: queued as 4F1")
+        )
+    );
+    // Sent is final.
+    store.mark_outbox_failed(id, "late", None).await.unwrap();
+    let sent = store.list_outbox(&all(MailFilter::Sent)).await.unwrap();
+    assert_eq!(sent[0].state, OutboxState::Sent);
+    assert!(
+        store
+            .list_outbox(&all(MailFilter::Pending))
             .await
             .unwrap()
             .is_empty()
@@ -789,51 +852,56 @@ async fn mail_outbox_lifecycle(store: Arc<dyn Store>) {
 }
 
 async fn mail_outbox_filters_and_delete(store: Arc<dyn Store>) {
-    let ok = store.enqueue_mail(&mail("ok", t(0)), t(0)).await.unwrap();
-    let bad = store.enqueue_mail(&mail("bad", t(0)), t(0)).await.unwrap();
-    let later = store
-        .enqueue_mail(&mail("later", t(50)), t(0))
-        .await
-        .unwrap();
-    let claimed = store.claim_mail(t(10), 1).await.unwrap();
-    assert_eq!(claimed[0].id, ok, "oldest first, limited");
-    let claimed = store.claim_mail(t(10), 10).await.unwrap();
-    assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [bad]);
-    store.mark_mail_sent(ok, t(11)).await.unwrap();
-    store
-        .mark_mail_failed(bad, "550 no such user", None)
-        .await
-        .unwrap();
-
-    let ids = |mails: Vec<schedulight::store::OutboxMail>| -> Vec<i64> {
-        mails.into_iter().map(|m| m.id).collect()
+    let enq = |r: OutboxRequest| {
+        let store = store.clone();
+        async move { store.enqueue_outbox(&r, t(0)).await.unwrap().id }
     };
-    assert_eq!(
-        ids(store.list_mail(MailFilter::Pending).await.unwrap()),
-        [later]
-    );
-    assert_eq!(ids(store.list_mail(MailFilter::Sent).await.unwrap()), [ok]);
-    assert_eq!(
-        ids(store.list_mail(MailFilter::Failed).await.unwrap()),
-        [bad]
-    );
-    assert_eq!(
-        ids(store.list_mail(MailFilter::All).await.unwrap()),
-        [ok, bad, later]
-    );
-    let failed = store.list_mail(MailFilter::Failed).await.unwrap();
-    assert_eq!(failed[0].last_error.as_deref(), Some("550 no such user"));
+    let ok = enq(mail("ok", t(0))).await;
+    let bad = enq(mail("bad", t(0))).await;
+    let later = enq(mail("later", t(50))).await;
+    let mut other = request("chat", Channel::Chat, "!room:uni.example", t(0));
+    other.meeting_id = Some(mid("m2"));
+    let chat = enq(other).await;
+    let claimed = store.claim_outbox(Channel::Mail, t(10), 1).await.unwrap();
+    assert_eq!(claimed[0].id, ok, "oldest first, limited");
+    let claimed = store.claim_outbox(Channel::Mail, t(10), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [bad]);
+    store.mark_outbox_sent(ok, t(11), None).await.unwrap();
+    store
+        .mark_outbox_failed(bad, "550 no such user", None)
+        .await
+        .unwrap();
 
-    assert!(store.delete_mail(bad).await.unwrap());
-    assert!(!store.delete_mail(bad).await.unwrap());
-    assert!(
-        store
-            .list_mail(MailFilter::Failed)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(!store.delete_mail(9999).await.unwrap());
+    let ids =
+        |entries: Vec<OutboxEntry>| -> Vec<i64> { entries.into_iter().map(|m| m.id).collect() };
+    let list = |f: OutboxFilter| {
+        let store = store.clone();
+        async move { ids(store.list_outbox(&f).await.unwrap()) }
+    };
+    assert_eq!(list(all(MailFilter::Pending)).await, [later, chat]);
+    assert_eq!(list(all(MailFilter::Sent)).await, [ok]);
+    assert_eq!(list(all(MailFilter::Failed)).await, [bad]);
+    assert_eq!(list(all(MailFilter::All)).await, [ok, bad, later, chat]);
+    let mails = OutboxFilter {
+        state: MailFilter::All,
+        channel: Some(Channel::Mail),
+        meeting: None,
+    };
+    assert_eq!(list(mails).await, [ok, bad, later]);
+    let of_m2 = OutboxFilter {
+        state: MailFilter::All,
+        channel: None,
+        meeting: Some(mid("m2")),
+    };
+    assert_eq!(list(of_m2).await, [chat]);
+    let failed = store.list_outbox(&all(MailFilter::Failed)).await.unwrap();
+    assert_eq!(failed[0].last_error.as_deref(), Some("550 no such user"));
+    assert_eq!(failed[0].request.data["recipientName"], "Bob");
+
+    assert!(store.delete_outbox(bad).await.unwrap());
+    assert!(!store.delete_outbox(bad).await.unwrap());
+    assert!(list(all(MailFilter::Failed)).await.is_empty());
+    assert!(!store.delete_outbox(9999).await.unwrap());
 }
 
 // ---------------------------------------------------------------- audit and tokens
@@ -981,11 +1049,12 @@ async fn quotes_and_unicode_survive(store: Arc<dyn Store>) {
     assert_eq!(listed[0].last_error.as_deref(), Some(NASTY));
 
     let mut ml = mail(NASTY, t(0));
-    ml.subject = "Einladung: O'Brien – „Grüße“ 🎓".into();
-    ml.body = format!("<p>{NASTY}</p>");
-    store.enqueue_mail(&ml, t(0)).await.unwrap();
-    let listed = store.list_mail(MailFilter::All).await.unwrap();
-    assert_eq!(listed[0].mail, ml);
+    ml.recipient = "o'brien@uni.example".into();
+    ml.data = serde_json::json!({"recipientName": "O'Brien – „Grüße“ 🎓", "note": NASTY});
+    ml.occurrence = Some(NASTY.into());
+    store.enqueue_outbox(&ml, t(0)).await.unwrap();
+    let listed = store.list_outbox(&all(MailFilter::All)).await.unwrap();
+    assert_eq!(listed[0].request, ml);
 
     let mut entry = audit(t(2), "update_meeting");
     entry.actor = "matrix:@o'brien:uni.example".into();
@@ -1068,7 +1137,7 @@ async fn write_some_state(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .enqueue_mail(&mail("m1:info", t(0)), t(0))
+        .enqueue_outbox(&mail("m1:info", t(0)), t(0))
         .await
         .unwrap();
     store
@@ -1093,7 +1162,14 @@ async fn assert_state_is_back(store: &dyn Store) {
         [step("status", 201, "waiting", t(1))]
     );
     assert_eq!(store.next_job_due().await.unwrap(), Some(t(60)));
-    assert_eq!(store.list_mail(MailFilter::Pending).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_outbox(&all(MailFilter::Pending))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(store.audit_entries(5).await.unwrap().len(), 1);
     assert!(store.use_token("hash-ops", t(3)).await.unwrap().is_some());
 }

@@ -218,13 +218,35 @@ impl Service {
         &self,
         filter: crate::domain::operation::MailFilter,
     ) -> Result<Outcome, OpError> {
-        let mails = self.store.list_mail(filter).await.map_err(internal)?;
+        let filter = crate::store::OutboxFilter {
+            state: filter,
+            channel: Some(crate::domain::Channel::Mail),
+            meeting: None,
+        };
+        let mails = self.store.list_outbox(&filter).await.map_err(internal)?;
         let lines = mails
             .iter()
             .map(|m| {
+                let r = &m.request;
                 format!(
-                    "#{} {:?} to {} — {} (attempts {})",
-                    m.id, m.state, m.mail.to_addr, m.mail.subject, m.attempts
+                    "#{} {:?} {} to {}{}{} (attempts {}){}",
+                    m.id,
+                    m.state,
+                    r.kind,
+                    r.recipient,
+                    r.meeting_id
+                        .as_ref()
+                        .map(|id| format!(" — meeting {id}"))
+                        .unwrap_or_default(),
+                    r.occurrence
+                        .as_ref()
+                        .map(|o| format!(" {o}"))
+                        .unwrap_or_default(),
+                    m.attempts,
+                    m.last_error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default(),
                 )
             })
             .collect::<Vec<_>>();
@@ -251,7 +273,7 @@ impl Service {
     }
 
     async fn delete_mail(&self, id: i64) -> Result<Outcome, OpError> {
-        if self.store.delete_mail(id).await.map_err(internal)? {
+        if self.store.delete_outbox(id).await.map_err(internal)? {
             Ok(Outcome::Done {
                 message: format!("mail #{id} deleted from the outbox"),
             })

@@ -5,11 +5,11 @@
 
 use crate::domain::operation::MailFilter;
 use crate::domain::{
-    MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
+    Channel, MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, CommandResultRecord, Job, JobState, MailState, NewJob, NewMail,
-    OutboxMail, Store, StoreError, StoredMeeting,
+    ApiToken, AuditEntry, CommandResultRecord, Enqueued, Job, JobState, NewJob, OutboxEntry,
+    OutboxFilter, OutboxRequest, OutboxState, Store, StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -37,13 +37,13 @@ struct State {
     /// Step records in insertion order: (sequence number, meeting, record).
     steps: Vec<(u64, MeetingId, StepRecord)>,
     jobs: BTreeMap<i64, StoredJob>,
-    mails: BTreeMap<i64, OutboxMail>,
+    outbox: BTreeMap<i64, OutboxEntry>,
     audit: Vec<AuditEntry>,
     command_results: BTreeMap<i64, CommandResultRecord>,
     tokens: BTreeMap<i64, ApiToken>,
     last_step: u64,
     last_job: i64,
-    last_mail: i64,
+    last_outbox: i64,
     last_token: i64,
 }
 
@@ -83,8 +83,8 @@ fn job_is_open(j: &StoredJob) -> bool {
     matches!(j.job.state, JobState::Pending | JobState::Running)
 }
 
-fn mail_is_open(m: &OutboxMail) -> bool {
-    matches!(m.state, MailState::Pending | MailState::Sending)
+fn outbox_is_open(m: &OutboxEntry) -> bool {
+    matches!(m.state, OutboxState::Pending | OutboxState::Sending)
 }
 
 fn sorted_jobs<'a>(jobs: impl Iterator<Item = &'a StoredJob>) -> Vec<Job> {
@@ -382,67 +382,92 @@ impl Store for MemoryStore {
             .min())
     }
 
-    // --- mail outbox
+    // --- outbox
 
-    async fn enqueue_mail(&self, mail: &NewMail, now: Timestamp) -> Result<i64, StoreError> {
+    async fn enqueue_outbox(
+        &self,
+        request: &OutboxRequest,
+        now: Timestamp,
+    ) -> Result<Enqueued, StoreError> {
         let mut st = self.lock();
         if let Some(existing) = st
-            .mails
+            .outbox
             .values()
-            .find(|m| m.mail.unique_key == mail.unique_key)
+            .find(|m| m.request.unique_key == request.unique_key)
         {
-            return Ok(existing.id);
+            return Ok(Enqueued {
+                id: existing.id,
+                new: false,
+            });
         }
-        st.last_mail += 1;
-        let id = st.last_mail;
-        let mut mail = mail.clone();
-        mail.not_before = us(mail.not_before);
-        st.mails.insert(
+        st.last_outbox += 1;
+        let id = st.last_outbox;
+        let mut request = request.clone();
+        request.not_before = us(request.not_before);
+        st.outbox.insert(
             id,
-            OutboxMail {
+            OutboxEntry {
                 id,
-                mail,
-                state: MailState::Pending,
+                request,
+                state: OutboxState::Pending,
                 attempts: 0,
                 last_error: None,
+                reply: None,
                 created_at: us(now),
                 sent_at: None,
             },
         );
-        Ok(id)
+        Ok(Enqueued { id, new: true })
     }
 
-    async fn list_mail(&self, filter: MailFilter) -> Result<Vec<OutboxMail>, StoreError> {
-        let wanted = |m: &OutboxMail| match filter {
-            MailFilter::Pending => mail_is_open(m),
-            MailFilter::Sent => m.state == MailState::Sent,
-            MailFilter::Failed => m.state == MailState::Failed,
-            MailFilter::All => true,
+    async fn list_outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxEntry>, StoreError> {
+        let wanted = |m: &OutboxEntry| {
+            let state = match filter.state {
+                MailFilter::Pending => outbox_is_open(m),
+                MailFilter::Sent => m.state == OutboxState::Sent,
+                MailFilter::Failed => m.state == OutboxState::Failed,
+                MailFilter::All => true,
+            };
+            state
+                && filter.channel.is_none_or(|c| m.request.channel == c)
+                && filter
+                    .meeting
+                    .as_ref()
+                    .is_none_or(|id| m.request.meeting_id.as_ref() == Some(id))
         };
         Ok(self
             .lock()
-            .mails
+            .outbox
             .values()
             .filter(|m| wanted(m))
             .cloned()
             .collect())
     }
 
-    async fn claim_mail(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMail>, StoreError> {
+    async fn claim_outbox(
+        &self,
+        channel: Channel,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut st = self.lock();
         let now = us(now);
         let mut due: Vec<(Timestamp, i64)> = st
-            .mails
+            .outbox
             .values()
-            .filter(|m| m.state == MailState::Pending && m.mail.not_before <= now)
-            .map(|m| (m.mail.not_before, m.id))
+            .filter(|m| {
+                m.state == OutboxState::Pending
+                    && m.request.channel == channel
+                    && m.request.not_before <= now
+            })
+            .map(|m| (m.request.not_before, m.id))
             .collect();
         due.sort();
         due.truncate(limit as usize);
         let mut claimed = Vec::with_capacity(due.len());
         for (_, id) in due {
-            if let Some(m) = st.mails.get_mut(&id) {
-                m.state = MailState::Sending;
+            if let Some(m) = st.outbox.get_mut(&id) {
+                m.state = OutboxState::Sending;
                 m.attempts = m.attempts.saturating_add(1);
                 claimed.push(m.clone());
             }
@@ -450,37 +475,43 @@ impl Store for MemoryStore {
         Ok(claimed)
     }
 
-    async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+    async fn mark_outbox_sent(
+        &self,
+        id: i64,
+        now: Timestamp,
+        reply: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut st = self.lock();
-        if let Some(m) = st.mails.get_mut(&id).filter(|m| mail_is_open(m)) {
-            m.state = MailState::Sent;
+        if let Some(m) = st.outbox.get_mut(&id).filter(|m| outbox_is_open(m)) {
+            m.state = OutboxState::Sent;
             m.sent_at = Some(us(now));
+            m.reply = reply.map(str::to_string);
         }
         Ok(())
     }
 
-    async fn mark_mail_failed(
+    async fn mark_outbox_failed(
         &self,
         id: i64,
         error: &str,
         retry_at: Option<Timestamp>,
     ) -> Result<(), StoreError> {
         let mut st = self.lock();
-        if let Some(m) = st.mails.get_mut(&id).filter(|m| mail_is_open(m)) {
+        if let Some(m) = st.outbox.get_mut(&id).filter(|m| outbox_is_open(m)) {
             m.last_error = Some(error.to_string());
             match retry_at {
                 Some(at) => {
-                    m.state = MailState::Pending;
-                    m.mail.not_before = us(at);
+                    m.state = OutboxState::Pending;
+                    m.request.not_before = us(at);
                 }
-                None => m.state = MailState::Failed,
+                None => m.state = OutboxState::Failed,
             }
         }
         Ok(())
     }
 
-    async fn delete_mail(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(self.lock().mails.remove(&id).is_some())
+    async fn delete_outbox(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.lock().outbox.remove(&id).is_some())
     }
 
     // --- audit

@@ -7,7 +7,8 @@ pub mod sql;
 
 use crate::domain::operation::MailFilter;
 use crate::domain::{
-    MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
+    Channel, MeetingId, MeetingPhase, MeetingSpec, NoticeKind, Scope, ServerId, ServerSpec,
+    StepRecord,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -72,25 +73,46 @@ pub struct Job {
     pub last_error: Option<String>,
 }
 
-/// A mail waiting in (or gone through) the outbox. `unique_key` makes enqueueing idempotent and
-/// gives a stable Message-ID.
+/// A typed request in the outbox: tell `recipient` about `kind` of `meeting`/`occurrence` over
+/// `channel`. It holds no rendered text and no credentials (the sender renders at send time).
+/// `unique_key` makes enqueueing idempotent and gives a stable Message-ID.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewMail {
+pub struct OutboxRequest {
     pub unique_key: String,
+    pub channel: Channel,
+    pub kind: NoticeKind,
     pub meeting_id: Option<MeetingId>,
-    pub server_id: Option<ServerId>,
-    pub from_addr: String,
-    pub to_addr: String,
-    pub subject: String,
-    pub body: String,
-    /// `text/html` or `text/plain`.
-    pub content_type: String,
+    /// The occurrence key (`2026-12-03T14:00`), or None for series-wide requests.
+    pub occurrence: Option<String>,
+    /// An e-mail address (mail) or a Matrix room (chat).
+    pub recipient: String,
+    /// Kind-specific details the sender needs (a recipient's name, a record id, minutes
+    /// before the start); never secrets.
+    pub data: serde_json::Value,
     pub not_before: Timestamp,
+}
+
+impl OutboxRequest {
+    /// The request's unique key: one `kind` per meeting, occurrence (or series) and recipient.
+    pub fn key_for(
+        kind: NoticeKind,
+        meeting: Option<&MeetingId>,
+        occurrence: Option<&str>,
+        recipient: &str,
+    ) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            meeting.map(MeetingId::as_str).unwrap_or("-"),
+            occurrence.unwrap_or("series"),
+            kind.as_str(),
+            recipient.to_lowercase()
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum MailState {
+pub enum OutboxState {
     Pending,
     Sending,
     Sent,
@@ -98,14 +120,31 @@ pub enum MailState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct OutboxMail {
+pub struct OutboxEntry {
     pub id: i64,
-    pub mail: NewMail,
-    pub state: MailState,
+    pub request: OutboxRequest,
+    pub state: OutboxState,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// What the far side answered on delivery (SMTP reply, Matrix event id).
+    pub reply: Option<String>,
     pub created_at: Timestamp,
     pub sent_at: Option<Timestamp>,
+}
+
+/// Which outbox entries to list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OutboxFilter {
+    pub state: MailFilter,
+    pub channel: Option<Channel>,
+    pub meeting: Option<MeetingId>,
+}
+
+/// The result of enqueueing: the entry's id and whether this call added it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    pub id: i64,
+    pub new: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,21 +262,36 @@ pub trait Store: Send + Sync {
     /// Earliest due time of a pending job.
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
-    // --- mail outbox
-    /// Idempotent on `unique_key`.
-    async fn enqueue_mail(&self, mail: &NewMail, now: Timestamp) -> Result<i64, StoreError>;
-    async fn list_mail(&self, filter: MailFilter) -> Result<Vec<OutboxMail>, StoreError>;
-    /// Pending mails whose `not_before` has come, marked sending.
-    async fn claim_mail(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMail>, StoreError>;
-    async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError>;
+    // --- outbox (mail and chat requests)
+    /// Idempotent on `unique_key`: a second call returns the first entry with `new: false`.
+    async fn enqueue_outbox(
+        &self,
+        request: &OutboxRequest,
+        now: Timestamp,
+    ) -> Result<Enqueued, StoreError>;
+    /// Ordered by id.
+    async fn list_outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Pending requests of `channel` whose `not_before` has come, marked sending.
+    async fn claim_outbox(
+        &self,
+        channel: Channel,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    async fn mark_outbox_sent(
+        &self,
+        id: i64,
+        now: Timestamp,
+        reply: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Back to pending at `retry_at`, or failed for good when None.
-    async fn mark_mail_failed(
+    async fn mark_outbox_failed(
         &self,
         id: i64,
         error: &str,
         retry_at: Option<Timestamp>,
     ) -> Result<(), StoreError>;
-    async fn delete_mail(&self, id: i64) -> Result<bool, StoreError>;
+    async fn delete_outbox(&self, id: i64) -> Result<bool, StoreError>;
 
     // --- audit
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;

@@ -13,12 +13,12 @@
 //! * steps and jobs need their meeting: recording a step or enqueueing a job for a meeting that is
 //!   not stored fails with `StoreError::Database("meeting '…' does not exist")`;
 //! * deleting a meeting deletes all its jobs (whatever their state, so a re-created meeting can
-//!   enqueue the same unique keys again); mails stay in the outbox;
-//! * every claim counts as an attempt (`attempts` goes up when a job or mail is claimed);
-//! * done, failed and cancelled jobs, and sent or failed mails, are final: later
-//!   `complete_job`/`fail_job`/`mark_mail_*` calls leave them alone;
-//! * `list_jobs` is ordered by due time, then id; `list_mail` and `list_tokens` by id;
-//! * `MailFilter::Pending` lists mails waiting or being sent;
+//!   enqueue the same unique keys again); outbox requests stay;
+//! * every claim counts as an attempt (`attempts` goes up when a job or request is claimed);
+//! * done, failed and cancelled jobs, and sent or failed outbox requests, are final: later
+//!   `complete_job`/`fail_job`/`mark_outbox_*` calls leave them alone;
+//! * `list_jobs` is ordered by due time, then id; `list_outbox` and `list_tokens` by id;
+//! * `MailFilter::Pending` lists requests waiting or being sent;
 //! * token names are unique among tokens that are not revoked.
 
 mod error;
@@ -27,16 +27,16 @@ mod rows;
 pub use error::redact_location;
 
 use self::rows::{
-    AuditRow, CommandResultRow, JobRow, MailRow, MeetingRow, ServerRow, StepRow, TokenRow,
-    job_columns, mail_columns, micros, to_json, token_columns,
+    AuditRow, CommandResultRow, JobRow, MeetingRow, OutboxRow, ServerRow, StepRow, TokenRow,
+    job_columns, micros, outbox_columns, to_json, token_columns,
 };
 use crate::domain::operation::MailFilter;
 use crate::domain::{
-    MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
+    Channel, MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, CommandResultRecord, Job, NewJob, NewMail, OutboxMail, Store, StoreError,
-    StoredMeeting,
+    ApiToken, AuditEntry, CommandResultRecord, Enqueued, Job, NewJob, OutboxEntry, OutboxFilter,
+    OutboxRequest, Store, StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -717,129 +717,147 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    // --- mail outbox
+    // --- outbox
 
-    async fn enqueue_mail(&self, mail: &NewMail, now: Timestamp) -> Result<i64, StoreError> {
-        const OP: &str = "queue mail";
+    async fn enqueue_outbox(
+        &self,
+        request: &OutboxRequest,
+        now: Timestamp,
+    ) -> Result<Enqueued, StoreError> {
+        const OP: &str = "queue outbox request";
+        let data = to_json(OP, &request.data)?;
         with_pool!(self, |pool| {
             for _ in 0..2 {
                 let inserted: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO mail_outbox (unique_key, meeting_id, server_id, from_addr, \
-                     to_addr, subject, body, content_type, not_before, state, attempts, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10) \
+                    "INSERT INTO outbox (unique_key, channel, kind, meeting_id, occurrence, \
+                     recipient, data, not_before, state, attempts, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9) \
                      ON CONFLICT (unique_key) DO NOTHING RETURNING id",
                 )
-                .bind(&mail.unique_key)
-                .bind(mail.meeting_id.as_ref().map(MeetingId::as_str))
-                .bind(mail.server_id.as_ref().map(ServerId::as_str))
-                .bind(&mail.from_addr)
-                .bind(&mail.to_addr)
-                .bind(&mail.subject)
-                .bind(&mail.body)
-                .bind(&mail.content_type)
-                .bind(micros(mail.not_before))
+                .bind(&request.unique_key)
+                .bind(request.channel.as_str())
+                .bind(request.kind.as_str())
+                .bind(request.meeting_id.as_ref().map(MeetingId::as_str))
+                .bind(request.occurrence.as_deref())
+                .bind(&request.recipient)
+                .bind(&data)
+                .bind(micros(request.not_before))
                 .bind(micros(now))
                 .fetch_optional(pool)
                 .await
                 .map_err(error::statement(OP))?;
                 if let Some(id) = inserted {
-                    return Ok(id);
+                    return Ok(Enqueued { id, new: true });
                 }
                 let existing: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM mail_outbox WHERE unique_key = $1")
-                        .bind(&mail.unique_key)
+                    sqlx::query_scalar("SELECT id FROM outbox WHERE unique_key = $1")
+                        .bind(&request.unique_key)
                         .fetch_optional(pool)
                         .await
                         .map_err(error::statement(OP))?;
                 if let Some(id) = existing {
-                    return Ok(id);
+                    return Ok(Enqueued { id, new: false });
                 }
             }
             Err(StoreError::Database(format!(
-                "{OP}: mail '{}' changed while it was queued; try again",
-                mail.unique_key
+                "{OP}: '{}' changed while it was queued; try again",
+                request.unique_key
             )))
         })
     }
 
-    async fn list_mail(&self, filter: MailFilter) -> Result<Vec<OutboxMail>, StoreError> {
-        let sql = match filter {
-            MailFilter::Pending => concat!(
-                "SELECT ",
-                mail_columns!(),
-                " FROM mail_outbox WHERE state IN ('pending', 'sending') ORDER BY id"
-            ),
-            MailFilter::Sent => concat!(
-                "SELECT ",
-                mail_columns!(),
-                " FROM mail_outbox WHERE state = 'sent' ORDER BY id"
-            ),
-            MailFilter::Failed => concat!(
-                "SELECT ",
-                mail_columns!(),
-                " FROM mail_outbox WHERE state = 'failed' ORDER BY id"
-            ),
-            MailFilter::All => concat!("SELECT ", mail_columns!(), " FROM mail_outbox ORDER BY id"),
+    async fn list_outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxEntry>, StoreError> {
+        let states: &[&str] = match filter.state {
+            MailFilter::Pending => &["pending", "sending"],
+            MailFilter::Sent => &["sent"],
+            MailFilter::Failed => &["failed"],
+            MailFilter::All => &["pending", "sending", "sent", "failed"],
         };
         let rows = with_pool!(self, |pool| {
-            sqlx::query_as::<_, MailRow>(sql).fetch_all(pool).await
+            sqlx::query_as::<_, OutboxRow>(concat!(
+                "SELECT ",
+                outbox_columns!(),
+                " FROM outbox WHERE state IN ($1, $2, $3, $4) ",
+                "AND ($5 IS NULL OR channel = $5) AND ($6 IS NULL OR meeting_id = $6) ",
+                "ORDER BY id"
+            ))
+            .bind(states[0])
+            .bind(states.get(1).copied().unwrap_or(states[0]))
+            .bind(states.get(2).copied().unwrap_or(states[0]))
+            .bind(states.get(3).copied().unwrap_or(states[0]))
+            .bind(filter.channel.map(Channel::as_str))
+            .bind(filter.meeting.as_ref().map(MeetingId::as_str))
+            .fetch_all(pool)
+            .await
         })
-        .map_err(error::statement("list mail"))?;
-        rows.into_iter().map(MailRow::into_mail).collect()
+        .map_err(error::statement("list outbox"))?;
+        rows.into_iter().map(OutboxRow::into_entry).collect()
     }
 
-    async fn claim_mail(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMail>, StoreError> {
+    async fn claim_outbox(
+        &self,
+        channel: Channel,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
         let rows = with_pool!(self, |pool, dialect| {
-            sqlx::query_as::<_, MailRow>(dialect.pick(
+            sqlx::query_as::<_, OutboxRow>(dialect.pick(
                 concat!(
-                    "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1 ",
-                    "WHERE id IN (SELECT id FROM mail_outbox WHERE state = 'pending' ",
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 ",
+                    "WHERE id IN (SELECT id FROM outbox WHERE channel = $3 AND state = 'pending' ",
                     "AND not_before <= $1 ORDER BY not_before, id LIMIT $2) RETURNING ",
-                    mail_columns!()
+                    outbox_columns!()
                 ),
                 concat!(
-                    "WITH picked AS (SELECT id AS picked_id FROM mail_outbox ",
-                    "WHERE state = 'pending' AND not_before <= $1 ORDER BY not_before, id ",
-                    "LIMIT $2 FOR UPDATE SKIP LOCKED) ",
-                    "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1 ",
-                    "FROM picked WHERE mail_outbox.id = picked.picked_id RETURNING ",
-                    mail_columns!()
+                    "WITH picked AS (SELECT id AS picked_id FROM outbox ",
+                    "WHERE channel = $3 AND state = 'pending' AND not_before <= $1 ",
+                    "ORDER BY not_before, id LIMIT $2 FOR UPDATE SKIP LOCKED) ",
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 ",
+                    "FROM picked WHERE outbox.id = picked.picked_id RETURNING ",
+                    outbox_columns!()
                 ),
             ))
             .bind(micros(now))
             .bind(i64::from(limit))
+            .bind(channel.as_str())
             .fetch_all(pool)
             .await
         })
-        .map_err(error::statement("claim mail"))?;
-        let mut mails = rows
+        .map_err(error::statement("claim outbox"))?;
+        let mut entries = rows
             .into_iter()
-            .map(MailRow::into_mail)
+            .map(OutboxRow::into_entry)
             .collect::<Result<Vec<_>, _>>()?;
-        mails.sort_by_key(|m| (m.mail.not_before, m.id));
-        Ok(mails)
+        entries.sort_by_key(|m| (m.request.not_before, m.id));
+        Ok(entries)
     }
 
-    async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+    async fn mark_outbox_sent(
+        &self,
+        id: i64,
+        now: Timestamp,
+        reply: Option<&str>,
+    ) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE mail_outbox SET state = 'sent', sent_at = $2 \
+                "UPDATE outbox SET state = 'sent', sent_at = $2, reply = $3 \
                  WHERE id = $1 AND state IN ('pending', 'sending')",
             )
             .bind(id)
             .bind(micros(now))
+            .bind(reply)
             .execute(pool)
             .await
             .map(|r| r.rows_affected())
         })
-        .map_err(error::statement("mark mail sent"))?;
+        .map_err(error::statement("mark outbox request sent"))?;
         Ok(())
     }
 
-    async fn mark_mail_failed(
+    async fn mark_outbox_failed(
         &self,
         id: i64,
         error: &str,
@@ -848,7 +866,7 @@ impl Store for SqlStore {
         with_pool!(self, |pool| {
             match retry_at {
                 Some(at) => sqlx::query(
-                    "UPDATE mail_outbox SET state = 'pending', not_before = $3, \
+                    "UPDATE outbox SET state = 'pending', not_before = $3, \
                          last_error = $2 WHERE id = $1 AND state IN ('pending', 'sending')",
                 )
                 .bind(id)
@@ -858,7 +876,7 @@ impl Store for SqlStore {
                 .await
                 .map(|r| r.rows_affected()),
                 None => sqlx::query(
-                    "UPDATE mail_outbox SET state = 'failed', last_error = $2 \
+                    "UPDATE outbox SET state = 'failed', last_error = $2 \
                          WHERE id = $1 AND state IN ('pending', 'sending')",
                 )
                 .bind(id)
@@ -868,19 +886,19 @@ impl Store for SqlStore {
                 .map(|r| r.rows_affected()),
             }
         })
-        .map_err(error::statement("mark mail failed"))?;
+        .map_err(error::statement("mark outbox request failed"))?;
         Ok(())
     }
 
-    async fn delete_mail(&self, id: i64) -> Result<bool, StoreError> {
+    async fn delete_outbox(&self, id: i64) -> Result<bool, StoreError> {
         let deleted = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM mail_outbox WHERE id = $1")
+            sqlx::query("DELETE FROM outbox WHERE id = $1")
                 .bind(id)
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected())
         })
-        .map_err(error::statement("delete mail"))?;
+        .map_err(error::statement("delete outbox request"))?;
         Ok(deleted > 0)
     }
 

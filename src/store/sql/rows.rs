@@ -2,10 +2,11 @@
 //! store's types. Times are unix microseconds; JSON is text.
 
 use crate::domain::{
-    MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
+    Channel, MeetingId, MeetingPhase, MeetingSpec, NoticeKind, Scope, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, Job, JobState, MailState, NewMail, OutboxMail, StoreError, StoredMeeting,
+    ApiToken, AuditEntry, Job, JobState, OutboxEntry, OutboxRequest, OutboxState, StoreError,
+    StoredMeeting,
 };
 use jiff::Timestamp;
 
@@ -55,24 +56,24 @@ fn job_state(s: &str) -> Option<JobState> {
     .find(|st| job_state_str(*st) == s)
 }
 
-pub(crate) fn mail_state_str(s: MailState) -> &'static str {
+pub(crate) fn outbox_state_str(s: OutboxState) -> &'static str {
     match s {
-        MailState::Pending => "pending",
-        MailState::Sending => "sending",
-        MailState::Sent => "sent",
-        MailState::Failed => "failed",
+        OutboxState::Pending => "pending",
+        OutboxState::Sending => "sending",
+        OutboxState::Sent => "sent",
+        OutboxState::Failed => "failed",
     }
 }
 
-fn mail_state(s: &str) -> Option<MailState> {
+fn outbox_state(s: &str) -> Option<OutboxState> {
     [
-        MailState::Pending,
-        MailState::Sending,
-        MailState::Sent,
-        MailState::Failed,
+        OutboxState::Pending,
+        OutboxState::Sending,
+        OutboxState::Sent,
+        OutboxState::Failed,
     ]
     .into_iter()
-    .find(|st| mail_state_str(*st) == s)
+    .find(|st| outbox_state_str(*st) == s)
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
@@ -97,10 +98,6 @@ impl ServerRow {
 }
 
 /// Parses an id column that the store itself wrote.
-pub(crate) fn server_id(s: &str) -> Result<ServerId, StoreError> {
-    s.parse().map_err(|e| corrupt("server id", e))
-}
-
 pub(crate) fn meeting_id(s: &str) -> Result<MeetingId, StoreError> {
     s.parse().map_err(|e| corrupt("meeting id", e))
 }
@@ -186,53 +183,55 @@ impl JobRow {
     }
 }
 
-macro_rules! mail_columns {
+macro_rules! outbox_columns {
     () => {
-        "id, unique_key, meeting_id, server_id, from_addr, to_addr, subject, body, content_type, \
-         not_before, state, attempts, last_error, created_at, sent_at"
+        "id, unique_key, channel, kind, meeting_id, occurrence, recipient, data, not_before, \
+         state, attempts, last_error, reply, created_at, sent_at"
     };
 }
-pub(crate) use mail_columns;
+pub(crate) use outbox_columns;
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct MailRow {
+pub(crate) struct OutboxRow {
     pub id: i64,
     pub unique_key: String,
+    pub channel: String,
+    pub kind: String,
     pub meeting_id: Option<String>,
-    pub server_id: Option<String>,
-    pub from_addr: String,
-    pub to_addr: String,
-    pub subject: String,
-    pub body: String,
-    pub content_type: String,
+    pub occurrence: Option<String>,
+    pub recipient: String,
+    pub data: String,
     pub not_before: i64,
     pub state: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    pub reply: Option<String>,
     pub created_at: i64,
     pub sent_at: Option<i64>,
 }
 
-impl MailRow {
-    pub fn into_mail(self) -> Result<OutboxMail, StoreError> {
-        let what = format!("mail {}", self.id);
-        Ok(OutboxMail {
+impl OutboxRow {
+    pub fn into_entry(self) -> Result<OutboxEntry, StoreError> {
+        let what = format!("outbox entry {}", self.id);
+        Ok(OutboxEntry {
             id: self.id,
-            mail: NewMail {
+            request: OutboxRequest {
                 unique_key: self.unique_key,
+                channel: Channel::parse(&self.channel)
+                    .ok_or_else(|| corrupt(&what, format!("unknown channel {:?}", self.channel)))?,
+                kind: NoticeKind::parse(&self.kind)
+                    .ok_or_else(|| corrupt(&what, format!("unknown kind {:?}", self.kind)))?,
                 meeting_id: self.meeting_id.as_deref().map(meeting_id).transpose()?,
-                server_id: self.server_id.as_deref().map(server_id).transpose()?,
-                from_addr: self.from_addr,
-                to_addr: self.to_addr,
-                subject: self.subject,
-                body: self.body,
-                content_type: self.content_type,
+                occurrence: self.occurrence,
+                recipient: self.recipient,
+                data: serde_json::from_str(&self.data).map_err(|e| corrupt(&what, e))?,
                 not_before: time(&what, self.not_before)?,
             },
-            state: mail_state(&self.state)
+            state: outbox_state(&self.state)
                 .ok_or_else(|| corrupt(&what, format!("unknown state {:?}", self.state)))?,
             attempts: count(&what, self.attempts)?,
             last_error: self.last_error,
+            reply: self.reply,
             created_at: time(&what, self.created_at)?,
             sent_at: opt_time(&what, self.sent_at)?,
         })
