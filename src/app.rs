@@ -45,6 +45,7 @@ impl App {
             callback_base: config.api.public_url.clone(),
             plan_defaults: crate::scheduler::PlanDefaults::from(&config.defaults),
             streaming: config.streaming.clone(),
+            send_emails: config.mail.send_emails,
             ..ServiceSettings::default()
         };
         let service = Service::new(store.clone(), bbb, clock, settings);

@@ -3,8 +3,9 @@
 //! rows right (`online`), and forward each callback to the URL Greenlight registers itself
 //! (`<base>/meeting_ended`, `<base>/recording_ready`, greenlight.md §6–7).
 
-use crate::domain::{MeetingId, MeetingPhase, ServerId, ServerSpec};
+use crate::domain::{MeetingId, MeetingPhase, NoticeKind, ServerId, ServerSpec};
 use crate::greenlight::{GreenlightConnector, GreenlightVersion};
+use crate::service::notify::chat_request;
 use crate::store::Store;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::StatusCode;
@@ -44,16 +45,26 @@ pub fn callback_urls(
     server: &ServerSpec,
     meeting_id: &str,
     scheduled: &MeetingId,
+    occurrence: &str,
 ) -> (String, String) {
     let base = public_base.trim_end_matches('/');
+    let routed = Routed {
+        meeting_id,
+        scheduled: scheduled.as_str(),
+        occurrence,
+    };
     let ended: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("server", server.id.as_str())
         .append_pair("m", meeting_id)
         .append_pair("meeting", scheduled.as_str())
-        .append_pair("token", &end_token(server, meeting_id, scheduled.as_str()))
+        .append_pair("occ", occurrence)
+        .append_pair("token", &end_token(server, &routed))
         .finish();
+    // The recording-ready JWT is signed by BBB; these only say which meeting to tell.
     let ready: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("server", server.id.as_str())
+        .append_pair("m", meeting_id)
+        .append_pair("meeting", scheduled.as_str())
         .finish();
     (
         format!("{base}{MEETING_ENDED_PATH}?{ended}"),
@@ -61,28 +72,35 @@ pub fn callback_urls(
     )
 }
 
-fn end_mac(server: &ServerSpec, meeting_id: &str, scheduled: &str) -> hmac::Hmac<sha2::Sha256> {
+/// What an end callback URL routes to: BBB's meeting, our meeting and its occurrence.
+struct Routed<'a> {
+    meeting_id: &'a str,
+    scheduled: &'a str,
+    occurrence: &'a str,
+}
+
+fn end_mac(server: &ServerSpec, r: &Routed<'_>) -> hmac::Hmac<sha2::Sha256> {
     let mut mac =
         <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(server.secret.expose().as_bytes())
             .expect("HMAC accepts keys of any length");
-    mac.update(format!("meeting-ended\n{}\n{meeting_id}\n{scheduled}", server.id).as_bytes());
+    mac.update(
+        format!(
+            "meeting-ended\n{}\n{}\n{}\n{}",
+            server.id, r.meeting_id, r.scheduled, r.occurrence
+        )
+        .as_bytes(),
+    );
     mac
 }
 
-fn end_token(server: &ServerSpec, meeting_id: &str, scheduled: &str) -> String {
-    URL_SAFE_NO_PAD.encode(
-        end_mac(server, meeting_id, scheduled)
-            .finalize()
-            .into_bytes(),
-    )
+fn end_token(server: &ServerSpec, r: &Routed<'_>) -> String {
+    URL_SAFE_NO_PAD.encode(end_mac(server, r).finalize().into_bytes())
 }
 
-fn end_token_ok(server: &ServerSpec, meeting_id: &str, scheduled: &str, token: &str) -> bool {
-    URL_SAFE_NO_PAD.decode(token).is_ok_and(|t| {
-        end_mac(server, meeting_id, scheduled)
-            .verify_slice(&t)
-            .is_ok()
-    })
+fn end_token_ok(server: &ServerSpec, r: &Routed<'_>, token: &str) -> bool {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .is_ok_and(|t| end_mac(server, r).verify_slice(&t).is_ok())
 }
 
 /// Greenlight's own callback URLs (what it would register itself): v3 only.
@@ -155,20 +173,22 @@ async fn meeting_ended(
     let (Some(meeting_id), Some(token)) = (params.get("m"), params.get("token")) else {
         return StatusCode::BAD_REQUEST;
     };
-    let scheduled = params
-        .get("meeting")
-        .map(String::as_str)
-        .unwrap_or_default();
+    let param = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
+    let routed = Routed {
+        meeting_id,
+        scheduled: param("meeting"),
+        occurrence: param("occ"),
+    };
     // BBB appends meetingID itself; it must be the meeting the token was made for.
-    if !end_token_ok(&server, meeting_id, scheduled, token)
+    if !end_token_ok(&server, &routed, token)
         || params.get("meetingID").is_some_and(|m| m != meeting_id)
     {
         tracing::warn!(server = %server.id, "end callback with a bad token");
         return StatusCode::UNAUTHORIZED;
     }
     tracing::info!(server = %server.id, %meeting_id, "BBB reports a meeting ended");
-    if let Ok(id) = scheduled.parse::<MeetingId>() {
-        record_ended(&state, &id).await;
+    if let Ok(id) = routed.scheduled.parse::<MeetingId>() {
+        record_ended(&state, &id, routed.occurrence).await;
     }
     let (settings, gl) = match greenlight_of(&state, &server).await {
         Ok(Some(found)) => found,
@@ -183,7 +203,7 @@ async fn meeting_ended(
     };
     // Forward what BBB sent, minus our own routing parameter.
     let forwarded: String = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .filter(|(k, _)| !matches!(k.as_ref(), "server" | "m" | "meeting" | "token"))
+        .filter(|(k, _)| !matches!(k.as_ref(), "server" | "m" | "meeting" | "occ" | "token"))
         .fold(
             form_urlencoded::Serializer::new(String::new()),
             |mut s, (k, v)| {
@@ -195,8 +215,8 @@ async fn meeting_ended(
     forward(state.http.get(format!("{ended_url}?{forwarded}"))).await
 }
 
-/// The scheduled meeting's state follows what BBB reports.
-async fn record_ended(state: &CallbackState, id: &MeetingId) {
+/// The scheduled meeting's state follows what BBB reports, and its room hears of it.
+async fn record_ended(state: &CallbackState, id: &MeetingId, occurrence: &str) {
     let now = jiff::Timestamp::now();
     let Ok(Some(m)) = state.store.get_meeting(id).await else {
         return;
@@ -215,6 +235,27 @@ async fn record_ended(state: &CallbackState, id: &MeetingId) {
             .store
             .set_meeting_phase(id, MeetingPhase::Ended, now)
             .await;
+    }
+    let occurrence = Some(occurrence).filter(|o| !o.is_empty());
+    let data = serde_json::json!({ "reason": "bbb" });
+    notice(state, &m.spec, NoticeKind::Ended, occurrence, data, now).await;
+}
+
+/// Queue a notice to the meeting's room (the bot delivers it); failures are only logged, as
+/// BBB would not retry a callback for them.
+async fn notice(
+    state: &CallbackState,
+    spec: &crate::domain::MeetingSpec,
+    kind: NoticeKind,
+    occurrence: Option<&str>,
+    data: serde_json::Value,
+    now: jiff::Timestamp,
+) {
+    let Some(request) = chat_request(spec, kind, occurrence, data, now) else {
+        return;
+    };
+    if let Err(e) = state.store.enqueue_outbox(&request, now).await {
+        tracing::warn!(meeting = %spec.id, kind = kind.as_str(), error = %e, "cannot queue a notice");
     }
 }
 
@@ -236,6 +277,7 @@ async fn recording_ready(
         return StatusCode::UNAUTHORIZED;
     };
     tracing::info!(server = %server.id, record_id = ?claims.get("record_id"), "BBB reports a recording ready");
+    recording_notice(&state, &params, &claims).await;
     let (settings, gl) = match greenlight_of(&state, &server).await {
         Ok(Some(found)) => found,
         Ok(None) => return StatusCode::OK,
@@ -251,6 +293,44 @@ async fn recording_ready(
             .form(&[("signed_parameters", token.as_str())]),
     )
     .await
+}
+
+/// Tell the scheduled meeting's room that its recording is ready, when the signed claims are
+/// about the meeting the URL names.
+async fn recording_notice(
+    state: &CallbackState,
+    params: &BTreeMap<String, String>,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) {
+    let (Some(m), Some(scheduled)) = (params.get("m"), params.get("meeting")) else {
+        return;
+    };
+    let claimed = claims.get("meeting_id").and_then(|v| v.as_str());
+    let Some(record_id) = claims.get("record_id").and_then(|v| v.as_str()) else {
+        return;
+    };
+    if claimed != Some(m.as_str()) {
+        tracing::warn!(%m, "recording-ready claims name another meeting; no notice");
+        return;
+    }
+    let Ok(id) = scheduled.parse::<MeetingId>() else {
+        return;
+    };
+    let Ok(Some(stored)) = state.store.get_meeting(&id).await else {
+        return;
+    };
+    let data = serde_json::json!({ "recordId": record_id });
+    // One notice per recording: the record id stands in for the occurrence.
+    let key = format!("record-{record_id}");
+    notice(
+        state,
+        &stored.spec,
+        NoticeKind::RecordingReady,
+        Some(&key),
+        data,
+        jiff::Timestamp::now(),
+    )
+    .await;
 }
 
 /// Pass Greenlight's answer class on, so BBB retries when Greenlight could not take it.
@@ -313,20 +393,45 @@ mod tests {
             crate::domain::Secret::new("s3cret"),
         );
         let lecture: MeetingId = "lecture".parse().unwrap();
-        let (e, r) = callback_urls("https://sl.uni.example/", &server, "room 1", &lecture);
-        let prefix = "https://sl.uni.example/callbacks/meeting-ended?server=bbb&m=room+1&meeting=lecture&token=";
+        let (e, r) = callback_urls(
+            "https://sl.uni.example/",
+            &server,
+            "room 1",
+            &lecture,
+            "2026-12-03T14:00",
+        );
+        let prefix = "https://sl.uni.example/callbacks/meeting-ended?server=bbb&m=room+1\
+                      &meeting=lecture&occ=2026-12-03T14%3A00&token=";
         assert!(e.starts_with(prefix), "{e}");
         assert_eq!(
             r,
-            "https://sl.uni.example/callbacks/recording-ready?server=bbb"
+            "https://sl.uni.example/callbacks/recording-ready?server=bbb&m=room+1&meeting=lecture"
         );
         let token = e.rsplit("token=").next().unwrap();
-        assert!(end_token_ok(&server, "room 1", "lecture", token));
-        assert!(!end_token_ok(&server, "room 2", "lecture", token));
-        assert!(!end_token_ok(&server, "room 1", "other", token));
+        let routed = |m, s, o| Routed {
+            meeting_id: m,
+            scheduled: s,
+            occurrence: o,
+        };
+        assert!(end_token_ok(
+            &server,
+            &routed("room 1", "lecture", "2026-12-03T14:00"),
+            token
+        ));
+        for wrong in [
+            routed("room 2", "lecture", "2026-12-03T14:00"),
+            routed("room 1", "other", "2026-12-03T14:00"),
+            routed("room 1", "lecture", "2026-12-10T14:00"),
+        ] {
+            assert!(!end_token_ok(&server, &wrong, token));
+        }
         let mut other = server.clone();
         other.secret = crate::domain::Secret::new("other");
-        assert!(!end_token_ok(&other, "room 1", "lecture", token));
+        assert!(!end_token_ok(
+            &other,
+            &routed("room 1", "lecture", "2026-12-03T14:00"),
+            token
+        ));
         assert_eq!(
             greenlight_callback_urls(GreenlightVersion::V3, "https://gl.x/"),
             Some((

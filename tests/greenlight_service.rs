@@ -17,12 +17,13 @@ use schedulight::domain::operation::{
 };
 use schedulight::domain::outcome::ItemResult;
 use schedulight::domain::{
-    Actor, MeetingSpec, OpError, Operation, Outcome, Recipient, Scope, Secret, ServerSpec,
+    Actor, MeetingSpec, NoticeKind, OpError, Operation, Outcome, Recipient, Scope, Secret,
+    ServerSpec,
 };
 use schedulight::greenlight::connector::PgConnector;
 use schedulight::greenlight::{GreenlightSettings, GreenlightVersion};
 use schedulight::service::{Service, ServiceSettings};
-use schedulight::store::{MemoryStore, Store};
+use schedulight::store::{MemoryStore, OutboxFilter, Store};
 use schedulight::testkit::pg::PgCluster;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
@@ -466,6 +467,7 @@ async fn meeting_in_a_v3_room_and_callbacks() {
     let mut m = MeetingSpec::new("lecture".parse().unwrap(), sid(), "Linear Algebra");
     m.room = Some("lec-tur-eee".parse().unwrap());
     m.record = Some(true);
+    m.notify_room = Some("!lectures:uni.example".parse().unwrap());
     run(
         &w,
         Operation::ScheduleMeeting {
@@ -575,6 +577,37 @@ async fn meeting_in_a_v3_room_and_callbacks() {
     assert!(
         !got.iter().any(|g| g.contains("server=")),
         "our routing parameter is not forwarded: {got:?}"
+    );
+    // The meeting's room hears of both (the bot delivers them).
+    let notices: Vec<_> = w
+        .store
+        .list_outbox(&OutboxFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.request)
+        .collect();
+    let ended = notices
+        .iter()
+        .find(|r| r.kind == NoticeKind::Ended)
+        .expect("ended notice");
+    assert_eq!(ended.recipient, "!lectures:uni.example");
+    assert!(
+        ended
+            .occurrence
+            .as_deref()
+            .is_some_and(|o| o.starts_with("now-")),
+        "{ended:?}"
+    );
+    let ready = notices
+        .iter()
+        .find(|r| r.kind == NoticeKind::RecordingReady)
+        .expect("recording notice");
+    let record_id = ready.data["recordId"].as_str().unwrap();
+    let recordings = w.sim.simulator.recordings();
+    assert!(
+        recordings.iter().any(|r| r.record_id == record_id),
+        "{record_id} not among {recordings:?}"
     );
     let online: bool =
         sqlx::query_scalar("SELECT online FROM rooms WHERE friendly_id = 'lec-tur-eee'")
@@ -723,6 +756,7 @@ async fn scheduler_sets_up_owner_room_and_shares_v3() {
     });
     m.room = Some("sem-ina-r01".parse().unwrap());
     m.mute_on_start = Some(true);
+    m.send_emails = Some(true);
     m.access_code = Some("123456".into());
     for e in ["bob@uni.example", "carol@uni.example"] {
         m.share_with
@@ -786,12 +820,30 @@ async fn scheduler_sets_up_owner_room_and_shares_v3() {
         ("roomSettings", 220),
         ("shareWith_bob@uni.example", 220),
         ("shareWith_carol@uni.example", 404),
+        ("shareWith_bob@uni.example_sendShareMail", 250),
+        ("owner_infoMailSent", 250),
     ] {
         assert!(
             steps.contains(&(expected.0.to_string(), expected.1)),
             "{expected:?} in {steps:?}"
         );
     }
+    // Only the user the room was shared with gets a share mail; the owner her info mail.
+    let mails: Vec<(NoticeKind, String)> = w
+        .store
+        .list_outbox(&OutboxFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.request.kind, e.request.recipient))
+        .collect();
+    assert_eq!(
+        mails,
+        [
+            (NoticeKind::OwnerInfo, "ada@uni.example".to_string()),
+            (NoticeKind::ShareInfo, "bob@uni.example".to_string()),
+        ]
+    );
     w.sim.shutdown().await;
 }
 

@@ -7,10 +7,14 @@ use schedulight::bbb::Role;
 use schedulight::bbb::sim::{SimConfig, SimConnector, Simulator};
 use schedulight::clock::ManualClock;
 use schedulight::domain::meeting::seed_datetime;
-use schedulight::domain::{Actor, MeetingPhase, MeetingSpec, Operation, Secret, ServerSpec};
+use schedulight::domain::operation::MailFilter;
+use schedulight::domain::{
+    Actor, Channel, MeetingPhase, MeetingSpec, NoticeKind, Operation, Owner, Recipient, Secret,
+    ServerSpec,
+};
 use schedulight::scheduler::engine::Engine;
 use schedulight::service::{Service, ServiceSettings};
-use schedulight::store::{JobState, MemoryStore, SqlStore, Store};
+use schedulight::store::{JobState, MemoryStore, OutboxFilter, SqlStore, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -605,4 +609,342 @@ async fn edit_after_pre_open() {
         "not ended"
     );
     assert!(w.steps("lecture").await.contains(&("preOpen".into(), 221)));
+}
+
+// ------------------------------------------------------------------ mails and chat notices
+
+type Queued = (Channel, NoticeKind, String, Option<String>);
+
+impl World {
+    /// The outbox as (channel, kind, recipient, occurrence), in the order queued.
+    async fn outbox(&self) -> Vec<Queued> {
+        self.store
+            .list_outbox(&OutboxFilter {
+                state: MailFilter::All,
+                ..OutboxFilter::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                let r = e.request;
+                (r.channel, r.kind, r.recipient, r.occurrence)
+            })
+            .collect()
+    }
+
+    async fn schedule(&self, m: MeetingSpec) {
+        self.service
+            .execute(
+                &admin(),
+                Operation::ScheduleMeeting {
+                    meeting: Box::new(m),
+                },
+            )
+            .await
+            .unwrap();
+    }
+}
+
+const ROOM: &str = "!lectures:uni.example";
+
+fn mail(kind: NoticeKind, to: &str, occ: Option<&str>) -> Queued {
+    (Channel::Mail, kind, to.into(), occ.map(str::to_string))
+}
+
+fn chat(kind: NoticeKind, occ: &str) -> Queued {
+    (Channel::Chat, kind, ROOM.into(), Some(occ.into()))
+}
+
+/// The lecture with an owner, invitees, a moderator, a reminder and a room to notify.
+fn told_lecture(start: &str) -> MeetingSpec {
+    let mut m = lecture(start);
+    m.owner = Some(Owner {
+        email: "ada@uni.example".parse().unwrap(),
+        full_name: "Ada Lovelace".into(),
+        password: None,
+        uid: None,
+        social_uid: None,
+    });
+    m.reminder_minutes = Some(15);
+    m.notify_room = Some(ROOM.parse().unwrap());
+    let who = |name: &str, send: Option<bool>| Recipient {
+        full_name: Some(name.into()),
+        send_emails: send,
+    };
+    m.send_invitation_link = [
+        ("bob@uni.example".parse().unwrap(), who("Bob", None)),
+        (
+            "carol@uni.example".parse().unwrap(),
+            who("Carol", Some(false)),
+        ),
+    ]
+    .into();
+    m.send_moderator_link = [("dave@uni.example".parse().unwrap(), who("Dave", None))].into();
+    m
+}
+
+async fn mails_and_notices_of_one_meeting(store: Arc<dyn Store>) {
+    let w = world(store, "2026-12-01 08:00").await;
+    let mut m = told_lecture("2026-12-01 10:00");
+    m.send_emails = Some(true);
+    w.schedule(m).await;
+    let occ = "2026-12-01T10:00";
+    // The series' mails go out when the meeting is scheduled; carol said no.
+    w.step_at(at("2026-12-01 08:00")).await;
+    let series = vec![
+        mail(NoticeKind::OwnerInfo, "ada@uni.example", None),
+        mail(NoticeKind::Invitation, "bob@uni.example", None),
+        mail(NoticeKind::ModeratorLink, "dave@uni.example", None),
+    ];
+    assert_eq!(w.outbox().await, series);
+    let steps = w.steps("lecture").await;
+    for expected in [
+        ("owner_infoMailSent", 250),
+        ("sendInvitationLink_bob@uni.example", 250),
+        ("sendInvitationLink_carol@uni.example", 251),
+        ("sendModeratorLink_dave@uni.example", 250),
+    ] {
+        assert!(
+            steps.contains(&(expected.0.to_string(), expected.1)),
+            "{expected:?} in {steps:?}"
+        );
+    }
+    // What a request holds: who and about what, never a link or a secret.
+    let queued = w.store.list_outbox(&OutboxFilter::default()).await.unwrap();
+    let moderator = queued
+        .iter()
+        .find(|e| e.request.kind == NoticeKind::ModeratorLink)
+        .unwrap();
+    assert_eq!(moderator.request.data["recipientName"], "Dave");
+    let text = serde_json::to_string(&moderator.request.data).unwrap();
+    assert!(
+        !text.contains("checksum") && !text.contains(SECRET),
+        "{text}"
+    );
+
+    // Reminder 15 minutes before the start: the owner's mail and the room's notice.
+    w.step_at(at("2026-12-01 09:44")).await;
+    assert_eq!(w.outbox().await.len(), 3, "nothing early");
+    w.step_at(at("2026-12-01 09:45")).await;
+    let reminder = w
+        .store
+        .list_outbox(&OutboxFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.request.kind == NoticeKind::OwnerReminder)
+        .expect("owner reminder");
+    assert_eq!(reminder.request.occurrence.as_deref(), Some(occ));
+    assert_eq!(reminder.request.data["minutesBefore"], 15);
+    assert_eq!(
+        reminder.request.data["start"],
+        "2026-12-01T10:00:00+01:00[Europe/Vienna]"
+    );
+    // Started: not at the create, at the first join.
+    w.step_at(at("2026-12-01 10:00")).await;
+    assert!(!w.outbox().await.contains(&chat(NoticeKind::Started, occ)));
+    w.sim
+        .add_participant("sl-lecture", "Ada", Role::Moderator)
+        .unwrap();
+    w.step_at(at("2026-12-01 10:00") + SignedDuration::from_secs(15))
+        .await;
+    w.step_at(at("2026-12-01 11:30")).await;
+    let mut all = series.clone();
+    all.extend([
+        mail(NoticeKind::OwnerReminder, "ada@uni.example", Some(occ)),
+        chat(NoticeKind::Reminder, occ),
+        mail(NoticeKind::OwnerStarted, "ada@uni.example", Some(occ)),
+        chat(NoticeKind::Started, occ),
+        chat(NoticeKind::Ended, occ),
+    ]);
+    assert_eq!(w.outbox().await, all);
+
+    // Every step again (a crash between effect and record): nothing queued twice.
+    for job in w
+        .store
+        .list_jobs(Some(&"lecture".parse().unwrap()))
+        .await
+        .unwrap()
+    {
+        w.service.run_job(&job, job.due_at).await.unwrap();
+    }
+    assert_eq!(w.outbox().await, all, "no request twice");
+}
+
+#[tokio::test]
+async fn mails_and_notices_of_one_meeting_in_memory() {
+    mails_and_notices_of_one_meeting(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn mails_and_notices_of_one_meeting_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::connect(&dir.path().join("s.db").display().to_string())
+        .await
+        .unwrap();
+    mails_and_notices_of_one_meeting(Arc::new(store)).await;
+}
+
+/// `send_emails` is off unless set: the recipient's setting wins over the meeting's, which wins
+/// over the server's, which wins over bot-config.yml's. Chat notices do not depend on it.
+#[tokio::test]
+async fn send_emails_precedence() {
+    // Nothing set anywhere: no mail at all, each step says why.
+    let w = world(Arc::new(MemoryStore::new()), "2026-12-01 08:00").await;
+    w.schedule(told_lecture("2026-12-01 10:00")).await;
+    w.step_at(at("2026-12-01 09:45")).await;
+    assert_eq!(
+        w.outbox().await,
+        [chat(NoticeKind::Reminder, "2026-12-01T10:00")],
+        "only the chat notice"
+    );
+    let steps = w.steps("lecture").await;
+    assert!(
+        steps.contains(&("owner_infoMailSent".into(), 251)),
+        "{steps:?}"
+    );
+    assert!(steps.contains(&("owner_reminderMailSent".into(), 251)));
+
+    // On in bot-config.yml, off on the server, on for one recipient.
+    let settings = ServiceSettings {
+        send_emails: true,
+        ..ServiceSettings::default()
+    };
+    let w = world_with(Arc::new(MemoryStore::new()), "2026-12-01 08:00", settings).await;
+    let mut server = w
+        .store
+        .get_server(&"bbb".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    server.send_emails = Some(false);
+    w.store
+        .upsert_server(&server, at("2026-12-01 08:00"))
+        .await
+        .unwrap();
+    let mut m = told_lecture("2026-12-01 10:00");
+    m.send_moderator_link
+        .values_mut()
+        .for_each(|r| r.send_emails = Some(true));
+    w.schedule(m).await;
+    w.step_at(at("2026-12-01 08:00")).await;
+    assert_eq!(
+        w.outbox().await,
+        [mail(NoticeKind::ModeratorLink, "dave@uni.example", None)]
+    );
+
+    // On in bot-config.yml and nowhere else: everybody but carol.
+    let settings = ServiceSettings {
+        send_emails: true,
+        ..ServiceSettings::default()
+    };
+    let w = world_with(Arc::new(MemoryStore::new()), "2026-12-01 08:00", settings).await;
+    w.schedule(told_lecture("2026-12-01 10:00")).await;
+    w.step_at(at("2026-12-01 08:00")).await;
+    assert_eq!(w.outbox().await.len(), 3);
+}
+
+/// Moving a meeting mails everybody who was told about it; cancelling it too. A missed start
+/// is posted to the room.
+#[tokio::test]
+async fn moved_cancelled_and_missed_are_told() {
+    let w = world(Arc::new(MemoryStore::new()), "2026-12-01 08:00").await;
+    let mut m = told_lecture("2026-12-01 10:00");
+    m.send_emails = Some(true);
+    w.schedule(m.clone()).await;
+    w.step_at(at("2026-12-01 08:00")).await;
+    assert_eq!(w.outbox().await.len(), 3);
+
+    // An edit that does not move the start tells nobody.
+    m.welcome = Some("Bring your notes".into());
+    w.service
+        .execute(
+            &admin(),
+            Operation::UpdateMeeting {
+                meeting: Box::new(m.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.outbox().await.len(), 3);
+    m.start = Some(seed_datetime::parse("2026-12-01 14:00").unwrap());
+    w.service
+        .execute(
+            &admin(),
+            Operation::UpdateMeeting {
+                meeting: Box::new(m.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    let changed: Vec<_> = w
+        .store
+        .list_outbox(&OutboxFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.request.kind == NoticeKind::MeetingChanged)
+        .collect();
+    let to: Vec<&str> = changed
+        .iter()
+        .map(|e| e.request.recipient.as_str())
+        .collect();
+    assert_eq!(
+        to,
+        ["ada@uni.example", "bob@uni.example", "dave@uni.example"]
+    );
+    assert_eq!(
+        changed[0].request.data["previousStart"],
+        "2026-12-01T10:00:00+01:00[Europe/Vienna]"
+    );
+    assert_eq!(
+        changed[0].request.data["start"],
+        "2026-12-01T14:00:00+01:00[Europe/Vienna]"
+    );
+    assert_eq!(changed[1].request.data["recipientName"], "Bob");
+
+    // The scheduler was down over the new start: the room hears it was missed.
+    w.step_at(at("2026-12-01 14:40")).await;
+    let missed = w
+        .store
+        .list_outbox(&OutboxFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.request.kind == NoticeKind::Missed)
+        .map(|e| e.request.data["step"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(missed, ["pre_open", "start"]);
+
+    w.service
+        .execute(
+            &admin(),
+            Operation::CancelMeeting {
+                id: "lecture".parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let cancelled = |o: Vec<Queued>| {
+        o.into_iter()
+            .filter(|q| q.1 == NoticeKind::MeetingCancelled)
+            .map(|q| q.2)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cancelled(w.outbox().await),
+        ["ada@uni.example", "bob@uni.example", "dave@uni.example"]
+    );
+    // Cancelling again tells nobody again.
+    w.service
+        .execute(
+            &admin(),
+            Operation::CancelMeeting {
+                id: "lecture".parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cancelled(w.outbox().await).len(), 3);
 }

@@ -666,7 +666,7 @@ impl PlannedStep {
 /// The steps of `occurrence` in the order they are to run: the setup steps the definition
 /// asks for (due at `planned_at`), then the timed ones by due time:
 /// owner reminder (start − preStart − reminderMinutes, when reminderMinutes > 0 and there is
-/// an owner), pre-open (start − preStart − preOpenMinutes, when > 0), start (start −
+/// an owner or a room to notify), pre-open (start − preStart − preOpenMinutes, when > 0), start (start −
 /// preStart), end (start + endAfterMinutes, when > 0; counted from `startDate` as the original
 /// did). A step never runs before the ones listed ahead of it.
 pub fn timeline(
@@ -714,7 +714,7 @@ fn timed_steps(spec: &MeetingSpec, o: &PlanDefaults, occurrence: &Occurrence) ->
     let effective = shift(start, -i64::from(o.pre_start_minutes));
     let mut steps = Vec::new();
     let mut add = |kind, due| steps.push(PlannedStep { kind, due });
-    if o.reminder_minutes > 0 && spec.owner.is_some() {
+    if o.reminder_minutes > 0 && (spec.owner.is_some() || spec.notify_room.is_some()) {
         add(
             StepKind::OwnerReminder,
             shift(effective, -i64::from(o.reminder_minutes)),

@@ -47,6 +47,7 @@ impl Service {
         }
         // A new startDate, recurrence or offsets move the future steps.
         self.replan(&spec.id).await?;
+        self.tell_if_moved(&old, spec).await?;
         let view = self.view(&spec.id).await?;
         Ok(Outcome::Meeting {
             meeting: Box::new(view),
@@ -60,7 +61,12 @@ impl Service {
     async fn apply_edit_to_open_room(&self, spec: &MeetingSpec) -> Result<(), OpError> {
         let server = self.server(&spec.server).await?;
         let room = self.meeting_room(spec).await?;
-        let (bbb_id, mut params) = self.room_create_params(spec, &server, room.as_ref())?;
+        let occ = self.current_occurrence(spec);
+        let key = match &occ {
+            Some(o) => o.key.clone(),
+            None => self.on_demand_key(spec),
+        };
+        let (bbb_id, mut params) = self.room_create_params(spec, &server, room.as_ref(), &key)?;
         let bbb = self.connect(&server);
         let occupied = match bbb.get_meeting_info(&bbb_id).await {
             Ok(info) => info.participant_count > 0 || info.has_user_joined,
@@ -75,17 +81,10 @@ impl Service {
             Ok(()) | Err(BbbError::NotFound { .. }) => {}
             Err(e) => return Err(bbb_error(&server.id, e)),
         }
-        if let Some(start) = spec
-            .start
-            .and_then(|s| s.to_zoned(self.zone_of(spec).ok()?).ok())
-        {
-            let wait = start
-                .timestamp()
-                .duration_since(self.clock.now())
-                .as_mins()
-                .max(0) as u32;
-            params.meeting_expire_if_no_user_joined_minutes =
-                Some(wait + crate::scheduler::plan::JOIN_MARGIN_MINUTES);
+        if let Some(o) = &occ {
+            params.meeting_expire_if_no_user_joined_minutes = Some(
+                crate::scheduler::plan::expire_if_no_user_joined_minutes(o, self.clock.now()),
+            );
         }
         self.create_on_bbb(bbb.as_ref(), &params, room.as_ref())
             .await
@@ -103,6 +102,20 @@ impl Service {
         let m = self.meeting(id).await?;
         self.store.cancel_jobs(id).await.map_err(internal)?;
         self.set_phase(id, MeetingPhase::Cancelled).await?;
+        if m.phase != MeetingPhase::Cancelled {
+            let event = format!("cancelled@{}", self.clock.now().as_microsecond());
+            let data = match self.next_start(&m.spec) {
+                Some(start) => crate::service::notify::occurrence_data(&start),
+                None => serde_json::json!({}),
+            };
+            self.tell_told(
+                &m.spec,
+                crate::domain::NoticeKind::MeetingCancelled,
+                &event,
+                data,
+            )
+            .await?;
+        }
         let note = if m.phase == MeetingPhase::Started {
             "; it was started on BBB — use 'end' to close it there"
         } else {
@@ -186,7 +199,8 @@ impl Service {
         }
         let server = self.server(&m.spec.server).await?;
         let room = self.meeting_room(&m.spec).await?;
-        let (bbb_id, params) = self.room_create_params(&m.spec, &server, room.as_ref())?;
+        let key = self.on_demand_key(&m.spec);
+        let (bbb_id, params) = self.room_create_params(&m.spec, &server, room.as_ref(), &key)?;
         let bbb = self.connect(&server);
         let created = match self
             .create_on_bbb(bbb.as_ref(), &params, room.as_ref())
@@ -289,13 +303,19 @@ impl Service {
         spec: &MeetingSpec,
         server: &crate::domain::ServerSpec,
         room: Option<&(super::greenlight::GlTarget, crate::greenlight::GlRoom)>,
+        occurrence: &str,
     ) -> Result<(crate::domain::BbbMeetingId, crate::bbb::CreateParams), OpError> {
         let mut params = create_params(spec);
         let Some((t, r)) = room else {
             let bbb_id = spec.effective_bbb_id();
             if let Some(base) = &self.settings.callback_base {
-                let (ended, ready) =
-                    crate::callbacks::callback_urls(base, server, bbb_id.as_str(), &spec.id);
+                let (ended, ready) = crate::callbacks::callback_urls(
+                    base,
+                    server,
+                    bbb_id.as_str(),
+                    &spec.id,
+                    occurrence,
+                );
                 params.meta.insert("endCallbackUrl".into(), ended);
                 params.meta.insert("bbb-recording-ready-url".into(), ready);
             }
@@ -310,6 +330,7 @@ impl Service {
                 server,
                 &r.meeting_id,
                 &spec.id,
+                occurrence,
             )),
             None => {
                 crate::callbacks::greenlight_callback_urls(t.gl.version(), &t.settings.link_base)
@@ -476,6 +497,72 @@ impl Service {
             .record_step(id, &record)
             .await
             .map_err(internal)?;
+        Ok(())
+    }
+
+    /// The meeting's current occurrence: the one running now or the next one, if any.
+    pub(super) fn current_occurrence(
+        &self,
+        spec: &MeetingSpec,
+    ) -> Option<crate::scheduler::plan::Occurrence> {
+        spec.start?;
+        let zone = self.zone_of(spec).ok()?;
+        let after = self.clock.now() - self.running_window(spec);
+        crate::scheduler::plan::occurrences(spec, &zone, after, 1)
+            .ok()?
+            .into_iter()
+            .next()
+    }
+
+    /// How far back an occurrence may have started and still be running (its end may be
+    /// ahead): preStart + endAfter, at least the misfire grace.
+    pub(super) fn running_window(&self, spec: &MeetingSpec) -> jiff::SignedDuration {
+        let d = self.settings.plan_defaults.for_meeting(spec);
+        jiff::SignedDuration::from_mins(i64::from(d.pre_start_minutes + d.end_after_minutes).max(
+            i64::from(crate::scheduler::plan::DEFAULT_MISFIRE_GRACE_MINUTES),
+        ))
+    }
+
+    fn next_start(&self, spec: &MeetingSpec) -> Option<jiff::Zoned> {
+        self.current_occurrence(spec).map(|o| o.start)
+    }
+
+    /// The occurrence key of a start on demand (it has no planned occurrence).
+    pub(super) fn on_demand_key(&self, spec: &MeetingSpec) -> String {
+        let zone = self
+            .zone_of(spec)
+            .unwrap_or_else(|_| self.settings.default_time_zone.clone());
+        format!(
+            "now-{}",
+            self.clock.now().to_zoned(zone).strftime("%Y-%m-%dT%H:%M")
+        )
+    }
+
+    /// An edit that moves the next occurrence is mailed to everybody told about the meeting.
+    async fn tell_if_moved(
+        &self,
+        old: &crate::store::StoredMeeting,
+        spec: &MeetingSpec,
+    ) -> Result<(), OpError> {
+        if matches!(old.phase, MeetingPhase::Cancelled | MeetingPhase::Disabled) {
+            return Ok(());
+        }
+        let (before, after) = (self.next_start(&old.spec), self.next_start(spec));
+        let Some(start) = after.filter(|a| before.as_ref() != Some(a)) else {
+            return Ok(());
+        };
+        let mut data = crate::service::notify::occurrence_data(&start);
+        if let Some(b) = before {
+            data["previousStart"] = serde_json::Value::String(b.to_string());
+        }
+        let event = format!("changed@{}", self.clock.now().as_microsecond());
+        self.tell_told(
+            spec,
+            crate::domain::NoticeKind::MeetingChanged,
+            &event,
+            data,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 mod greenlight;
 mod live;
 mod meetings;
+pub(crate) mod notify;
 mod params;
 pub mod schedule;
 mod servers;
@@ -36,6 +37,9 @@ pub struct ServiceSettings {
     pub plan_defaults: crate::scheduler::PlanDefaults,
     /// How live streams are launched.
     pub streaming: crate::streaming::StreamingConfig,
+    /// `send_emails` for meetings whose recipient, meeting and server leave it unset
+    /// (bot-config.yml `mail.send_emails`; off by default).
+    pub send_emails: bool,
 }
 
 impl Default for ServiceSettings {
@@ -47,6 +51,7 @@ impl Default for ServiceSettings {
             callback_base: None,
             plan_defaults: crate::scheduler::PlanDefaults::default(),
             streaming: crate::streaming::StreamingConfig::default(),
+            send_emails: false,
         }
     }
 }

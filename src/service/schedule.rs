@@ -5,7 +5,7 @@
 
 use super::{Service, bbb_error, internal};
 use crate::bbb::BbbError;
-use crate::domain::{MeetingId, MeetingPhase, OpError};
+use crate::domain::{MeetingId, MeetingPhase, NoticeKind, OpError};
 use crate::scheduler::plan::{self, Decision, Misfire, Occurrence, StepKind};
 use crate::store::{Job, NewJob, StoredMeeting};
 use jiff::{SignedDuration, Timestamp};
@@ -19,19 +19,6 @@ pub const POLL_JOB: &str = "meeting_poll";
 pub const IMMEDIATE: &str = "immediate";
 /// How often an open meeting is asked whether somebody joined.
 pub const POLL_EVERY: SignedDuration = SignedDuration::from_secs(15);
-
-/// Steps the engine runs so far; the mail and notice steps of the timeline follow with the
-/// mail and bot work.
-pub fn engine_runs(kind: StepKind) -> bool {
-    is_timed(kind)
-        || matches!(
-            kind,
-            StepKind::EnsureOwner
-                | StepKind::EnsureRoom
-                | StepKind::ApplyRoomSettings
-                | StepKind::Shares
-        )
-}
 
 /// The steps that open and close an occurrence; the last of them ends it.
 fn is_timed(kind: StepKind) -> bool {
@@ -49,9 +36,10 @@ pub struct JobError {
 }
 
 impl JobError {
-    fn from_op(e: OpError) -> Self {
+    /// Store trouble is worth a retry; anything else the operation refused is not.
+    pub(super) fn from_op(e: OpError) -> Self {
         Self {
-            transient: false,
+            transient: matches!(e, OpError::Internal { .. }),
             message: e.to_string(),
         }
     }
@@ -66,12 +54,8 @@ impl Service {
             return Ok(0);
         }
         let now = self.clock.now();
-        let defaults = self.settings.plan_defaults.for_meeting(&m.spec);
         // Keep an occurrence that is running now: its end may still be ahead.
-        let window = SignedDuration::from_mins(
-            i64::from(defaults.pre_start_minutes + defaults.end_after_minutes)
-                .max(i64::from(plan::DEFAULT_MISFIRE_GRACE_MINUTES)),
-        );
+        let window = self.running_window(&m.spec);
         self.plan_from(&m, now - window).await
     }
 
@@ -90,9 +74,6 @@ impl Service {
         let revision = m.updated_at.as_microsecond();
         let mut n = 0;
         for step in plan::timeline(&m.spec, &defaults, &occ, self.clock.now()) {
-            if !engine_runs(step.kind) {
-                continue;
-            }
             let job = NewJob {
                 kind: STEP_JOB.into(),
                 meeting_id: Some(m.spec.id.clone()),
@@ -226,13 +207,51 @@ impl Service {
                 .await
                 .map_err(JobError::from_op)?;
             tracing::warn!(meeting = %id, occurrence = %occ.key, step = step.as_str(), "step missed");
+            if matches!(step, StepKind::PreOpen | StepKind::Start) {
+                let data = serde_json::json!({
+                    "step": step.as_str(),
+                    "due": due.to_string(),
+                    "start": occ.start.to_string(),
+                });
+                self.queue_missed(&m.spec, &occ.key, step, data)
+                    .await
+                    .map_err(JobError::from_op)?;
+            }
         } else {
+            let server = self
+                .store
+                .get_server(&m.spec.server)
+                .await
+                .map_err(|e| JobError::from_op(internal(e)))?;
+            let server = server.as_ref();
             match step {
                 StepKind::PreOpen => self.open(m, occ, now, true).await?,
                 StepKind::Start => self.open(m, occ, now, false).await?,
                 StepKind::EndAfter => {
                     self.stop_stream(m, occ).await;
-                    self.close(m).await?
+                    self.close(m, occ).await?
+                }
+                StepKind::OwnerInfoMail => self
+                    .owner_info_mail(&m.spec, server)
+                    .await
+                    .map_err(JobError::from_op)?,
+                StepKind::Invitations => self
+                    .recipient_mails(&m.spec, server, NoticeKind::Invitation)
+                    .await
+                    .map_err(JobError::from_op)?,
+                StepKind::ModeratorLinks => self
+                    .recipient_mails(&m.spec, server, NoticeKind::ModeratorLink)
+                    .await
+                    .map_err(JobError::from_op)?,
+                StepKind::OwnerReminder => {
+                    let minutes = self
+                        .settings
+                        .plan_defaults
+                        .for_meeting(&m.spec)
+                        .reminder_minutes;
+                    self.reminder(&m.spec, server, occ, minutes)
+                        .await
+                        .map_err(JobError::from_op)?
                 }
                 other => self.run_setup(m, other).await?,
             }
@@ -275,7 +294,7 @@ impl Service {
             .await
             .map_err(JobError::from_op)?;
         let (_, mut params) = self
-            .room_create_params(&m.spec, &server, room.as_ref())
+            .room_create_params(&m.spec, &server, room.as_ref(), &occ.key)
             .map_err(JobError::from_op)?;
         // Keep an empty pre-opened room alive until the start (BBB closes it after 5 minutes).
         params.meeting_expire_if_no_user_joined_minutes =
@@ -326,6 +345,11 @@ impl Service {
             .await
             .map_err(JobError::from_op)?;
         self.set_phase(id, phase).await.map_err(JobError::from_op)?;
+        if joined {
+            self.started(&m.spec, Some(&server), occ)
+                .await
+                .map_err(JobError::from_op)?;
+        }
         if !joined {
             self.enqueue_poll(m, occ, now + POLL_EVERY)
                 .await
@@ -390,6 +414,9 @@ impl Service {
                 self.set_phase(&m.spec.id, MeetingPhase::Started)
                     .await
                     .map_err(JobError::from_op)?;
+                self.started(&m.spec, Some(&server), occ)
+                    .await
+                    .map_err(JobError::from_op)?;
                 self.start_stream(m, occ, &server, &bbb_id).await
             }
             Ok(_) => self
@@ -410,9 +437,15 @@ impl Service {
     }
 
     /// End the meeting on BBB (endAfterMinutes).
-    async fn close(&self, m: &StoredMeeting) -> Result<(), JobError> {
+    async fn close(&self, m: &StoredMeeting, occ: &Occurrence) -> Result<(), JobError> {
         match self.end_meeting(&m.spec.id).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                let data = serde_json::json!({ "reason": "endAfterMinutes" });
+                self.queue_chat(&m.spec, NoticeKind::Ended, Some(&occ.key), data)
+                    .await
+                    .map_err(JobError::from_op)?;
+                Ok(())
+            }
             Err(e @ OpError::Bbb { .. }) => Err(JobError {
                 transient: true,
                 message: e.to_string(),

@@ -184,6 +184,13 @@ impl Service {
             self.step(&spec.id, &format!("shareWith_{}", r.item), code, &msg)
                 .await
                 .map_err(op)?;
+            // Only a user the room was shared with is told so (the original mailed even when
+            // sharing failed).
+            if let (true, Ok(to)) = (r.ok, r.item.parse::<crate::domain::Email>()) {
+                self.share_mail(spec, Some(&t.server), &to)
+                    .await
+                    .map_err(op)?;
+            }
         }
         Ok(())
     }
