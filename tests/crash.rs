@@ -315,24 +315,19 @@ async fn kill_9_at_any_point_loses_nothing_and_repeats_nothing() {
 
     // A meeting shortly ahead; it must not end while the test watches it.
     let (start, start_text) = start_time(Duration::from_secs(15));
-    cli(
-        dir,
-        &[
-            "meetings",
-            "schedule",
-            MEETING,
-            "--name",
-            "Crash Course",
-            "--start",
-            &start_text,
-            "--time-zone",
-            "UTC",
-            "--pre-open-minutes",
-            "0",
-            "--end-after-minutes",
-            "30",
-        ],
-    );
+    // In the original's file format, with an invitee and a Matrix room to tell.
+    std::fs::write(
+        dir.join("meetings.yml"),
+        format!(
+            "meetings:\n  {MEETING}:\n    id: {MEETING}\n    server: bbb\n    \
+             meetingName: Crash Course\n    startDate: \"{start_text}\"\n    timeZone: UTC\n    \
+             preOpenMinutes: 0\n    endAfterMinutes: 30\n    send_emails: true\n    \
+             notifyRoom: \"!crash:uni.example\"\n    sendInvitationLink:\n      \
+             eve@uni.example:\n        fullName: Eve\n"
+        ),
+    )
+    .expect("write the meeting file");
+    cli(dir, &["meetings", "schedule", "--file", "meetings.yml"]);
 
     // 1. Killed before anything is due: the planned jobs stay planned.
     let first = start_daemon("run-1", dir).await;
@@ -344,7 +339,14 @@ async fn kill_9_at_any_point_loses_nothing_and_repeats_nothing() {
     assert!(sim.meetings().await.is_empty(), "nothing was due yet");
     let planned = jobs(&dir.join("state.db")).await;
     assert_eq!(start_job(&planned).len(), 1, "{planned:?}");
-    assert!(planned.iter().all(|j| j.state == "pending"), "{planned:?}");
+    // The invitation is due at once (it may have run); the timed steps stay planned.
+    assert!(
+        planned
+            .iter()
+            .filter(|j| !j.payload.contains("invitations"))
+            .all(|j| j.state == "pending"),
+        "{planned:?}"
+    );
 
     // 2. Killed right after the meeting appeared on BBB.
     let second = start_daemon("run-2", dir).await;
@@ -462,4 +464,26 @@ async fn kill_9_at_any_point_loses_nothing_and_repeats_nothing() {
         .collect();
     assert_eq!(ends.len(), 1, "{last:?}");
     assert_eq!(ends[0].state, "pending", "{last:?}");
+
+    // The outbox: the invitation and the started notice, each once.
+    assert_eq!(
+        outbox(&dir.join("state.db")).await,
+        [
+            ("invitation".to_string(), "eve@uni.example".to_string()),
+            ("started".to_string(), "!crash:uni.example".to_string()),
+        ]
+    );
+}
+
+async fn outbox(db: &Path) -> Vec<(String, String)> {
+    let pool = open_store(db).await;
+    let rows = sqlx::query("SELECT kind, recipient FROM outbox WHERE meeting_id = $1 ORDER BY id")
+        .bind(MEETING)
+        .fetch_all(&pool)
+        .await
+        .expect("read the outbox");
+    pool.close().await;
+    rows.iter()
+        .map(|r| (r.get("kind"), r.get("recipient")))
+        .collect()
 }
