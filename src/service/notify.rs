@@ -272,6 +272,23 @@ impl Service {
         spec: &MeetingSpec,
         server: Option<&ServerSpec>,
     ) -> Result<(), OpError> {
+        let mail = OwnerMail {
+            kind: NoticeKind::OwnerInfo,
+            occurrence: None,
+            record: "owner_infoMailSent",
+            what: "owner info mail",
+        };
+        self.owner_mail(spec, server, mail, json!({})).await
+    }
+
+    /// A mail to the meeting's owner, if it has one, recorded under the original's step name.
+    async fn owner_mail(
+        &self,
+        spec: &MeetingSpec,
+        server: Option<&ServerSpec>,
+        mail: OwnerMail<'_>,
+        data: Value,
+    ) -> Result<(), OpError> {
         let Some(owner) = &spec.owner else {
             return Ok(());
         };
@@ -279,17 +296,17 @@ impl Service {
             .queue_mail(MailRequest {
                 spec,
                 server,
-                kind: NoticeKind::OwnerInfo,
-                occurrence: None,
+                kind: mail.kind,
+                occurrence: mail.occurrence,
                 to: &owner.email,
                 recipient: None,
                 name: Some(&owner.full_name),
-                data: json!({}),
+                data,
                 not_before: self.clock.now(),
             })
             .await?;
-        let (code, msg) = done.record("owner info mail");
-        self.step(&spec.id, "owner_infoMailSent", code, &msg).await
+        let (code, msg) = done.record(mail.what);
+        self.step(&spec.id, mail.record, code, &msg).await
     }
 
     /// One mail per `sendInvitationLink` (kind Invitation) or `sendModeratorLink` (kind
@@ -374,24 +391,13 @@ impl Service {
     ) -> Result<(), OpError> {
         let mut data = occurrence_data(&occ.start);
         data["minutesBefore"] = json!(minutes);
-        if let Some(owner) = &spec.owner {
-            let done = self
-                .queue_mail(MailRequest {
-                    spec,
-                    server,
-                    kind: NoticeKind::OwnerReminder,
-                    occurrence: Some(&occ.key),
-                    to: &owner.email,
-                    recipient: None,
-                    name: Some(&owner.full_name),
-                    data: data.clone(),
-                    not_before: self.clock.now(),
-                })
-                .await?;
-            let (code, msg) = done.record("owner reminder mail");
-            self.step(&spec.id, "owner_reminderMailSent", code, &msg)
-                .await?;
-        }
+        let mail = OwnerMail {
+            kind: NoticeKind::OwnerReminder,
+            occurrence: Some(&occ.key),
+            record: "owner_reminderMailSent",
+            what: "owner reminder mail",
+        };
+        self.owner_mail(spec, server, mail, data.clone()).await?;
         self.queue_chat(spec, NoticeKind::Reminder, Some(&occ.key), data)
             .await?;
         Ok(())
@@ -405,26 +411,23 @@ impl Service {
         occ: &crate::scheduler::plan::Occurrence,
     ) -> Result<(), OpError> {
         let data = occurrence_data(&occ.start);
-        if let Some(owner) = &spec.owner {
-            let done = self
-                .queue_mail(MailRequest {
-                    spec,
-                    server,
-                    kind: NoticeKind::OwnerStarted,
-                    occurrence: Some(&occ.key),
-                    to: &owner.email,
-                    recipient: None,
-                    name: Some(&owner.full_name),
-                    data: data.clone(),
-                    not_before: self.clock.now(),
-                })
-                .await?;
-            let (code, msg) = done.record("owner start mail");
-            self.step(&spec.id, "owner_startMailSent", code, &msg)
-                .await?;
-        }
+        let mail = OwnerMail {
+            kind: NoticeKind::OwnerStarted,
+            occurrence: Some(&occ.key),
+            record: "owner_startMailSent",
+            what: "owner start mail",
+        };
+        self.owner_mail(spec, server, mail, data.clone()).await?;
         self.queue_chat(spec, NoticeKind::Started, Some(&occ.key), data)
             .await?;
         Ok(())
     }
+}
+
+/// Which owner mail, and the step-history name it is recorded under.
+struct OwnerMail<'a> {
+    kind: NoticeKind,
+    occurrence: Option<&'a str>,
+    record: &'static str,
+    what: &'static str,
 }
