@@ -1,8 +1,12 @@
-//! A Python virtualenv with the pinned third-party test requirements
-//! (`tests/third_party/requirements.txt`), created once and reused across test runs.
+//! Python virtualenvs with pinned third-party test requirements, created once and reused
+//! across test runs:
+//! * the test venv (`tests/third_party/requirements.txt`, small client libraries):
+//!   `$SCHEDULIGHT_TEST_VENV` if set, else `<CARGO_TARGET_DIR or ./target>/test-venv`;
+//! * the Synapse venv (`tests/third_party/synapse-requirements.txt`, the Matrix homeserver of
+//!   [`crate::testkit::synapse`] and matrix-nio; ~280 MB, so only tests that need it pay for it):
+//!   `$SCHEDULIGHT_SYNAPSE_VENV` if set, else `<CARGO_TARGET_DIR or ./target>/synapse-venv`.
 //!
-//! Location: `$SCHEDULIGHT_TEST_VENV` if set, else `<CARGO_TARGET_DIR or ./target>/test-venv`.
-//! The venv is (re)installed when it is missing or the requirements file changed; a lock file
+//! A venv is (re)installed when it is missing or its requirements file changed; a lock file
 //! keeps parallel test binaries from installing at the same time. Programs run with argv only.
 //! The venv is made with `$SCHEDULIGHT_PYTHON -m venv` (default `python3`); packages come from
 //! PyPI, hash-pinned, wheels only.
@@ -74,21 +78,44 @@ pub fn requirements_file() -> PathBuf {
         .join("requirements.txt")
 }
 
+/// `tests/third_party/synapse-requirements.txt` (generated from `synapse-requirements.in`).
+pub fn synapse_requirements_file() -> PathBuf {
+    manifest_dir()
+        .join("tests")
+        .join("third_party")
+        .join("synapse-requirements.txt")
+}
+
 /// Where the test venv lives (see the module docs).
 pub fn venv_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SCHEDULIGHT_TEST_VENV").filter(|d| !d.is_empty()) {
+    venv_location("SCHEDULIGHT_TEST_VENV", "test-venv")
+}
+
+/// Where the Synapse venv lives (see the module docs).
+pub fn synapse_venv_dir() -> PathBuf {
+    venv_location("SCHEDULIGHT_SYNAPSE_VENV", "synapse-venv")
+}
+
+/// `$<env_var>` if set, else `<CARGO_TARGET_DIR or ./target>/<default_name>`.
+fn venv_location(env_var: &str, default_name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os(env_var).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest_dir().join("target"));
-    target.join("test-venv")
+    target.join(default_name)
 }
 
 /// The test venv, created or updated as needed.
 pub fn test_venv() -> Result<Venv, VenvError> {
     ensure_venv(&venv_dir(), &requirements_file())
+}
+
+/// The Synapse venv, created or updated as needed (the first install takes ~45 s).
+pub fn synapse_venv() -> Result<Venv, VenvError> {
+    ensure_venv(&synapse_venv_dir(), &synapse_requirements_file())
 }
 
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> VenvError {
