@@ -1,4 +1,6 @@
-//! Helpers for tests, benchmarks and the demo: a throwaway PostgreSQL and a Python venv.
+//! Helpers for tests, benchmarks and the demo: a throwaway PostgreSQL, Python venvs and a
+//! throwaway Synapse (Matrix homeserver).
 
 pub mod pg;
 pub mod python;
+pub mod synapse;
