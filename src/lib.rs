@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod bbb;
+pub mod bot;
 pub mod callbacks;
 pub mod cli;
 pub mod clock;

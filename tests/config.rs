@@ -1982,3 +1982,62 @@ fn documented_streaming_example_is_valid() {
     assert_eq!(command.start[2], "{meeting_id}");
     assert!(command.status.is_some());
 }
+
+#[test]
+fn matrix_access_rules() {
+    let text = "\
+matrix:
+  homeserver: https://matrix.uni.example
+  user_id: \"@schedulight:uni.example\"
+  password: p
+  recovery_passphrase: correct horse battery staple
+  allowed_users: [\"@*:uni.example\"]
+  admins: [\"@it-*:uni.example\"]
+  email_rule: \"{localpart}@uni.example\"
+  emails:
+    \"@ada:uni.example\": ada.lovelace@uni.example
+  min_power_level: 50
+  rooms: [\"!jtw7J2KiHfL7Byb4Tgp3zjLQJ9KHKmz5n4Y2XJwv97A\"]
+";
+    let c = AppConfig::from_yaml_str(text, "bot.yml").unwrap_or_else(|e| panic!("{e}"));
+    let m = c.matrix.unwrap();
+    assert_eq!(m.admins, ["@it-*:uni.example"]);
+    assert_eq!(m.email_rule.as_deref(), Some("{localpart}@uni.example"));
+    assert_eq!(
+        m.emails["@ada:uni.example"],
+        email("ada.lovelace@uni.example")
+    );
+    assert_eq!(m.min_power_level, 50);
+    assert_eq!(
+        m.recovery_passphrase.as_ref().unwrap().expose(),
+        "correct horse battery staple"
+    );
+    assert_eq!(m.rooms.len(), 1, "room version 12 ids have no server part");
+
+    let bad = "\
+matrix:
+  homeserver: https://matrix.uni.example
+  user_id: \"@schedulight:uni.example\"
+  password: p
+  allowed_users: [\"@*:uni.example\"]
+  email_rule: \"@uni.example\"
+  emails:
+    \"ada\": ada@uni.example
+    \"@bob:uni.example\": not-an-address
+";
+    let errors = AppConfig::from_yaml_str(bad, "bot.yml").unwrap_err();
+    assert_eq!(
+        positions(&errors),
+        [
+            (6, 15, "matrix.email_rule".to_string()),
+            (8, 5, "matrix.emails.ada".to_string()),
+            (9, 25, "matrix.emails.@bob:uni.example".to_string()),
+        ],
+        "\n{errors}"
+    );
+    assert!(
+        find(&errors, "matrix.email_rule")
+            .message
+            .contains("{localpart}")
+    );
+}

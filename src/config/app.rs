@@ -50,6 +50,12 @@ const MATRIX_KEYS: &[&str] = &[
     "store_dir",
     "store_passphrase",
     "store_passphrase_file",
+    "recovery_passphrase",
+    "recovery_passphrase_file",
+    "admins",
+    "email_rule",
+    "emails",
+    "min_power_level",
 ];
 const MAIL_KEYS: &[&str] = &[
     "host",
@@ -189,6 +195,19 @@ pub struct MatrixConfig {
     /// Persistent crypto store of the bot's device (never share it between devices).
     pub store_dir: PathBuf,
     pub store_passphrase: Option<Secret>,
+    /// Unlocks the bot account's secret storage: a new device (lost store, second instance)
+    /// recovers the same cross-signing identity instead of starting an unverified one.
+    pub recovery_passphrase: Option<Secret>,
+    /// Matrix id patterns allowed to administer users and rooms (a subset of `allowed_users`
+    /// is not required: admins may always give commands).
+    pub admins: Vec<String>,
+    /// How a Matrix user's Greenlight e-mail is made when `emails` has no entry:
+    /// `{localpart}@uni.example` (`{localpart}` and `{server}` are replaced).
+    pub email_rule: Option<String>,
+    /// Explicit Matrix id → Greenlight e-mail table; wins over `email_rule`.
+    pub emails: std::collections::BTreeMap<String, Email>,
+    /// Lowest power level in a room that may give commands there.
+    pub min_power_level: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -644,6 +663,16 @@ fn read_matrix(ctx: &mut Ctx, f: &Fields<'_>) -> Option<MatrixConfig> {
         )
         .unwrap_or_else(|| DEFAULT_COMMAND_PREFIX.to_string());
     let store_passphrase = f.secret(ctx, "store_passphrase").map(Secret::new);
+    let recovery_passphrase = f.secret(ctx, "recovery_passphrase").map(Secret::new);
+    let admins = checked_list(ctx, f, "admins", |s| check_matrix_id(s, '@', true));
+    let email_rule = f.checked(
+        ctx,
+        "email_rule",
+        "write a rule like \"{localpart}@uni.example\"",
+        check_email_rule,
+    );
+    let emails = read_emails(ctx, f);
+    let min_power_level = f.uint::<i64>(ctx, "min_power_level").unwrap_or(0);
     let config = MatrixConfig {
         homeserver: homeserver?,
         user_id: user_id?,
@@ -659,8 +688,67 @@ fn read_matrix(ctx: &mut Ctx, f: &Fields<'_>) -> Option<MatrixConfig> {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("matrix-store")),
         store_passphrase,
+        recovery_passphrase,
+        admins,
+        email_rule,
+        emails,
+        min_power_level,
     };
     (ctx.errors.len() == before).then_some(config)
+}
+
+/// `emails:` — `"@alice:uni.example": alice.smith@uni.example`.
+fn read_emails(ctx: &mut Ctx, f: &Fields<'_>) -> std::collections::BTreeMap<String, Email> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(node) = f.get("emails") else {
+        return out;
+    };
+    let path = f.key_path("emails");
+    let Some(items) = read::entries(ctx, node, &path, "a mapping of Matrix ids to e-mails") else {
+        return out;
+    };
+    for (key, key_node, value) in items {
+        let p = join(&path, key);
+        let id = match check_matrix_id(key, '@', false) {
+            Ok(id) => id,
+            Err(reason) => {
+                ctx.error_hint(
+                    &key_node.at,
+                    &p,
+                    reason,
+                    "write ids like \"@alice:uni.example\"",
+                );
+                continue;
+            }
+        };
+        match value.as_text().map(|t| t.parse::<Email>()) {
+            Some(Ok(email)) => {
+                out.insert(id, email);
+            }
+            Some(Err(e)) => ctx.error_hint(&value.at, &p, e.to_string(), EMAIL_HINT),
+            None => ctx.error_hint(
+                &value.at,
+                &p,
+                format!("expected an e-mail address, found {}", value.describe()),
+                EMAIL_HINT,
+            ),
+        }
+    }
+    out
+}
+
+fn check_email_rule(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let sample = t
+        .replace("{localpart}", "alice")
+        .replace("{server}", "uni.example");
+    if !t.contains("{localpart}") {
+        return Err(format!("{} does not use {{localpart}}", shown(t)));
+    }
+    sample
+        .parse::<Email>()
+        .map(|_| t.to_string())
+        .map_err(|_| format!("{} does not make an e-mail address", shown(t)))
 }
 
 fn read_homeserver(ctx: &mut Ctx, f: &Fields<'_>) -> Option<url::Url> {
@@ -775,11 +863,14 @@ fn checked_list(
 /// `@user:server` / `!room:server` / `#alias:server`; `*` allowed in patterns.
 fn check_matrix_id(s: &str, sigil: char, pattern: bool) -> Result<String, String> {
     let t = s.trim();
+    // Room ids of room version 12 have no server part.
+    let serverless_room = sigil == '!' && t.len() > 1 && !t.contains(':');
     let ok = t.starts_with(sigil)
         && t.len() <= 255
-        && t[1..].split_once(':').is_some_and(|(local, server)| {
-            !local.is_empty() && !server.is_empty() && (pattern || !t.contains('*'))
-        })
+        && (serverless_room
+            || t[1..].split_once(':').is_some_and(|(local, server)| {
+                !local.is_empty() && !server.is_empty() && (pattern || !t.contains('*'))
+            }))
         && !t.chars().any(|c| c.is_whitespace() || c.is_control());
     ok.then(|| t.to_string())
         .ok_or_else(|| format!("{} is not a Matrix id starting with {sigil}", shown(t)))

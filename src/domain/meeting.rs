@@ -486,11 +486,15 @@ fn check_matrix_room(s: &str) -> Result<String, String> {
             "a Matrix room starts with ! (room id) or # (alias), e.g. !abc:uni.example".into(),
         );
     };
-    let Some((local, server)) = rest.split_once(':') else {
-        return Err("a Matrix room has the form !id:server or #alias:server".into());
-    };
-    if local.is_empty() || server.is_empty() {
-        return Err("a Matrix room has the form !id:server or #alias:server".into());
+    // Room ids of room version 12 are a hash without a server part (`!abc…`); older ones and
+    // aliases name their server.
+    let shape = "a Matrix room has the form !id, !id:server or #alias:server";
+    match rest.split_once(':') {
+        Some((local, server)) if local.is_empty() || server.is_empty() => {
+            return Err(shape.into());
+        }
+        None if t.starts_with('#') || rest.is_empty() => return Err(shape.into()),
+        _ => {}
     }
     // The Matrix spec caps room ids and aliases at 255 bytes.
     if t.len() > 255 {
@@ -740,7 +744,11 @@ mod tests {
         assert!(with("exdate", r#"["next week"]"#).contains("YYYY-MM-DD"));
         assert!(with("misfire", r#""later""#).contains("grace"));
         assert!(with("notifyRoom", r#""lectures""#).contains("Matrix room"));
-        assert!(with("notifyRoom", r#""!abc""#).contains("!id:server"));
+        assert!(with("notifyRoom", "\"#abc\"").contains("#alias:server"));
+        assert!(with("notifyRoom", r#""!""#).contains("!id"));
+        // Room version 12 ids have no server part.
+        let v12 = r#"{"id":"m1","server":"bbb","meetingName":"Demo","notifyRoom":"!jtw7J2KiHfL7Byb4Tgp3zjLQJ9KHKmz5n4Y2XJwv97A"}"#;
+        assert!(serde_json::from_str::<MeetingSpec>(v12).is_ok());
         assert!(with("misfireGraceMinutes", "-1").contains("invalid value"));
     }
 

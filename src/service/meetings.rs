@@ -225,14 +225,7 @@ impl Service {
         };
         self.step(id, "status", code, msg).await?;
         self.set_phase(id, MeetingPhase::Started).await?;
-        let room_link = match &room {
-            Some((t, r)) => Some(crate::greenlight::room_link(
-                t.gl.version(),
-                &t.settings.link_base,
-                &r.friendly_id,
-            )),
-            None => super::params::room_link(&server, &m.spec),
-        };
+        let room_link = public_room_link(&server, &m.spec, room.as_ref());
         Ok(Outcome::Started {
             id: id.clone(),
             server: server.id.clone(),
@@ -564,5 +557,29 @@ impl Service {
         )
         .await?;
         Ok(())
+    }
+
+    /// The meeting's public link (the Greenlight room, or the server's link base), for notices
+    /// in chat rooms; never a join URL with a checksum.
+    pub async fn public_link(&self, id: &MeetingId) -> Result<Option<String>, OpError> {
+        let m = self.meeting(id).await?;
+        let server = self.server(&m.spec.server).await?;
+        let room = self.meeting_room(&m.spec).await.ok().flatten();
+        Ok(public_room_link(&server, &m.spec, room.as_ref()))
+    }
+}
+
+fn public_room_link(
+    server: &crate::domain::ServerSpec,
+    spec: &MeetingSpec,
+    room: Option<&(super::greenlight::GlTarget, crate::greenlight::GlRoom)>,
+) -> Option<String> {
+    match room {
+        Some((t, r)) => Some(crate::greenlight::room_link(
+            t.gl.version(),
+            &t.settings.link_base,
+            &r.friendly_id,
+        )),
+        None => super::params::room_link(server, spec),
     }
 }

@@ -1,0 +1,405 @@
+//! The bot's Matrix client: one device with a persistent, passphrase-encrypted SQLite store,
+//! its session saved beside the store and restored on the next start (never a new login that
+//! would orphan the device's keys), cross-signing bootstrapped on first login and recovery set
+//! up with the configured passphrase, so a lost store or a second instance recovers the same
+//! identity. It posts the scheduler's room notices and joins rooms it is invited to by allowed
+//! users.
+
+use super::access::Access;
+use super::notices::{self, ChatMessage, ChatSink, SinkError};
+use crate::config::{MatrixAuth, MatrixConfig};
+use crate::service::Service;
+use async_trait::async_trait;
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::config::{RequestConfig, SyncSettings};
+use matrix_sdk::encryption::recovery::RecoveryState;
+use matrix_sdk::encryption::{BackupDownloadStrategy, EncryptionSettings};
+use matrix_sdk::ruma::events::Mentions;
+use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
+use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
+use matrix_sdk::ruma::{OwnedUserId, RoomAliasId, RoomId, RoomOrAliasId};
+use matrix_sdk::{Client, Room, SessionMeta, SessionTokens};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every Matrix request gives up after this long (the SDK's default is to wait forever).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Server-side long-poll of one sync.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error("Matrix store {path}: {source}")]
+    Store {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Matrix login as {user} failed: {message}")]
+    Login { user: String, message: String },
+    #[error("Matrix: {0}")]
+    Matrix(String),
+}
+
+fn matrix_err(e: impl std::fmt::Display) -> BotError {
+    BotError::Matrix(e.to_string())
+}
+
+/// The connected bot.
+#[derive(Clone)]
+pub struct MatrixBot {
+    client: Client,
+    config: MatrixConfig,
+    service: Service,
+    access: Arc<Access>,
+}
+
+impl MatrixBot {
+    /// Open the store, log in or restore the saved session, and set up encryption.
+    pub async fn connect(config: &MatrixConfig, service: Service) -> Result<Self, BotError> {
+        let dir = &config.store_dir;
+        create_private_dir(dir)?;
+        let client = build_client(config).await?;
+        let session_file = dir.join(SESSION_FILE);
+        match read_session(&session_file)? {
+            Some(session) => client.restore_session(session).await.map_err(matrix_err)?,
+            None => {
+                let session = first_login(&client, config).await?;
+                write_session(&session_file, &session)?;
+            }
+        }
+        client
+            .encryption()
+            .wait_for_e2ee_initialization_tasks()
+            .await;
+        tracing::info!(
+            user = %config.user_id,
+            device = ?client.device_id().map(|d| d.to_string()),
+            "Matrix session ready"
+        );
+        Ok(Self {
+            client,
+            config: config.clone(),
+            service,
+            access: Arc::new(Access::from_config(config)),
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sync until `shutdown` resolves: skip the backlog, join the configured rooms, accept
+    /// invites from allowed users, post room notices.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), BotError> {
+        // The first sync only catches up: commands sent while the bot was away are not run.
+        let first = self
+            .client
+            .sync_once(SyncSettings::default())
+            .await
+            .map_err(matrix_err)?;
+        self.set_up_recovery().await;
+        self.join_configured_rooms().await;
+        self.add_invite_handler();
+        let notices = tokio::spawn(self.clone().notice_loop());
+        let settings = SyncSettings::default()
+            .token(first.next_batch)
+            .timeout(SYNC_TIMEOUT);
+        let result = tokio::select! {
+            r = self.client.sync(settings) => r.map_err(matrix_err),
+            () = shutdown => Ok(()),
+        };
+        notices.abort();
+        result
+    }
+
+    /// Recover the account's identity with the passphrase, or set recovery up the first time.
+    async fn set_up_recovery(&self) {
+        let Some(passphrase) = &self.config.recovery_passphrase else {
+            return;
+        };
+        let recovery = self.client.encryption().recovery();
+        let outcome = match recovery.state() {
+            RecoveryState::Enabled => return,
+            RecoveryState::Disabled => recovery
+                .enable()
+                .with_passphrase(passphrase.expose())
+                .await
+                .map(|_| "recovery set up"),
+            RecoveryState::Incomplete | RecoveryState::Unknown => recovery
+                .recover(passphrase.expose())
+                .await
+                .map(|()| "identity recovered from secret storage"),
+        };
+        match outcome {
+            Ok(what) => tracing::info!("{what}"),
+            Err(e) => tracing::warn!(error = %e, "recovery failed; this device stays unverified"),
+        }
+    }
+
+    async fn join_configured_rooms(&self) {
+        for room in &self.config.rooms {
+            let Ok(id) = <&RoomOrAliasId>::try_from(room.as_str()) else {
+                continue;
+            };
+            if let Err(e) = self.client.join_room_by_id_or_alias(id, &[]).await {
+                tracing::warn!(%room, error = %e, "cannot join a configured room");
+            }
+        }
+    }
+
+    /// Join rooms allowed users invite the bot to; refuse (leave) the others. Spawned: a join
+    /// inside the handler would block the sync loop.
+    fn add_invite_handler(&self) {
+        let access = self.access.clone();
+        self.client.add_event_handler(
+            move |ev: StrippedRoomMemberEvent, room: Room, client: Client| {
+                let access = access.clone();
+                async move {
+                    if Some(ev.state_key.as_ref()) != client.user_id() {
+                        return;
+                    }
+                    tokio::spawn(answer_invite(room, ev.sender.to_string(), access));
+                }
+            },
+        );
+    }
+
+    async fn notice_loop(self) {
+        let sink = MatrixSink {
+            client: self.client.clone(),
+        };
+        let server = self
+            .client
+            .user_id()
+            .map(|u| u.server_name().to_string())
+            .unwrap_or_default();
+        loop {
+            if let Err(e) = notices::deliver_due(&self.service, &self.access, &server, &sink).await
+            {
+                tracing::warn!(error = %e, "room notices: store error");
+            }
+            tokio::time::sleep(notices::POLL).await;
+        }
+    }
+}
+
+async fn answer_invite(room: Room, inviter: String, access: Arc<Access>) {
+    if access.may_command(&inviter).is_err() {
+        tracing::info!(room = %room.room_id(), %inviter, "invite from a user who may not use the bot; declined");
+        let _ = room.leave().await;
+        return;
+    }
+    // Synapse may not have the room ready for a join right after the invite; try a few times.
+    for attempt in 0..5u32 {
+        match room.join().await {
+            Ok(()) => {
+                tracing::info!(room = %room.room_id(), %inviter, "joined on invite");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(attempt, error = %e, "join failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+            }
+        }
+    }
+    tracing::warn!(room = %room.room_id(), "could not join after an invite");
+}
+
+/// Posts notices through the bot's client.
+pub struct MatrixSink {
+    pub client: Client,
+}
+
+#[async_trait]
+impl ChatSink for MatrixSink {
+    async fn post(&self, room: &str, message: &ChatMessage) -> Result<String, SinkError> {
+        let joined = self.room(room).await?;
+        let mentions: Vec<OwnedUserId> = message
+            .mentions
+            .iter()
+            .filter_map(|m| m.parse().ok())
+            .collect();
+        let content = RoomMessageEventContent::text_html(&message.plain, &message.html)
+            .add_mentions(Mentions::with_user_ids(mentions));
+        joined
+            .send(content)
+            .await
+            .map(|r| r.response.event_id.to_string())
+            .map_err(|e| SinkError::Transient(e.to_string()))
+    }
+}
+
+impl MatrixSink {
+    async fn room(&self, room: &str) -> Result<Room, SinkError> {
+        let id = if room.starts_with('#') {
+            let alias = <&RoomAliasId>::try_from(room)
+                .map_err(|e| SinkError::Permanent(format!("{room}: {e}")))?;
+            self.client
+                .resolve_room_alias(alias)
+                .await
+                .map_err(|e| SinkError::Transient(format!("resolving {room}: {e}")))?
+                .room_id
+        } else {
+            <&RoomId>::try_from(room)
+                .map_err(|e| SinkError::Permanent(format!("{room}: {e}")))?
+                .to_owned()
+        };
+        match self.client.get_room(&id) {
+            Some(r) if r.state() == matrix_sdk::RoomState::Joined => Ok(r),
+            _ => Err(SinkError::Permanent(format!(
+                "the bot is not in {room}; invite it there"
+            ))),
+        }
+    }
+}
+
+const SESSION_FILE: &str = "session.json";
+
+async fn build_client(config: &MatrixConfig) -> Result<Client, BotError> {
+    let passphrase = config.store_passphrase.as_ref().map(|p| p.expose());
+    let encryption = EncryptionSettings {
+        auto_enable_cross_signing: true,
+        backup_download_strategy: BackupDownloadStrategy::AfterDecryptionFailure,
+        auto_enable_backups: true,
+    };
+    Client::builder()
+        .homeserver_url(config.homeserver.as_str())
+        .sqlite_store(&config.store_dir, passphrase)
+        .with_encryption_settings(encryption)
+        .request_config(RequestConfig::new().timeout(REQUEST_TIMEOUT).retry_limit(3))
+        .build()
+        .await
+        .map_err(matrix_err)
+}
+
+/// The first start on this store: a password login makes a new device; an access token names
+/// an existing one (its keys must be in this store, or it must be new).
+async fn first_login(client: &Client, config: &MatrixConfig) -> Result<MatrixSession, BotError> {
+    let login_error = |e: &dyn std::fmt::Display| BotError::Login {
+        user: config.user_id.clone(),
+        message: e.to_string(),
+    };
+    match &config.auth {
+        MatrixAuth::Password(password) => {
+            client
+                .matrix_auth()
+                .login_username(&config.user_id, password.expose())
+                .initial_device_display_name(&config.device_name)
+                .send()
+                .await
+                .map_err(|e| login_error(&e))?;
+            client
+                .matrix_auth()
+                .session()
+                .ok_or_else(|| login_error(&"no session after login"))
+        }
+        MatrixAuth::AccessToken { token, device_id } => {
+            let device_id = match device_id {
+                Some(d) => d.clone(),
+                None => whoami_device(config, token.expose()).await?,
+            };
+            let session = MatrixSession {
+                meta: SessionMeta {
+                    user_id: config.user_id.parse().map_err(|e| login_error(&e))?,
+                    device_id: device_id.as_str().into(),
+                },
+                tokens: SessionTokens {
+                    access_token: token.expose().to_string(),
+                    refresh_token: None,
+                },
+            };
+            client
+                .restore_session(session.clone())
+                .await
+                .map_err(|e| login_error(&e))?;
+            Ok(session)
+        }
+    }
+}
+
+/// The device an access token belongs to (`/account/whoami`).
+async fn whoami_device(config: &MatrixConfig, token: &str) -> Result<String, BotError> {
+    let url = config
+        .homeserver
+        .join("_matrix/client/v3/account/whoami")
+        .map_err(matrix_err)?;
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| BotError::Login {
+            user: config.user_id.clone(),
+            message: format!("whoami: {}", e.without_url()),
+        })?
+        .json()
+        .await
+        .map_err(matrix_err)?;
+    body["device_id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| BotError::Login {
+            user: config.user_id.clone(),
+            message: "the access token has no device; set matrix.device_id".into(),
+        })
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), BotError> {
+    let io = |source| BotError::Store {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    }
+    Ok(())
+}
+
+fn read_session(path: &Path) -> Result<Option<MatrixSession>, BotError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| BotError::Store {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(e),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(BotError::Store {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The session holds the access token: owner-only, written whole or not at all.
+fn write_session(path: &Path, session: &MatrixSession) -> Result<(), BotError> {
+    let io = |source| BotError::Store {
+        path: path.to_path_buf(),
+        source,
+    };
+    let json = serde_json::to_vec(session).map_err(|e| io(std::io::Error::other(e)))?;
+    let tmp = path.with_extension("json.tmp");
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp).map_err(io)?;
+        f.write_all(&json).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}

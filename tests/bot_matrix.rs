@@ -1,0 +1,355 @@
+//! The bot against a real Synapse: it logs in with a persistent encrypted store, joins an
+//! encrypted room an allowed user invites it to (and declines a stranger's invite), and posts
+//! the scheduler's reminder there at the right time (manual clock) as an `m.text` that mentions
+//! the owner and that the user's own client decrypts. A second start restores the saved
+//! session (same device); after losing its store it recovers the same cross-signed identity.
+
+// matrix-sdk's sync future is deep; spawning it needs a higher limit (rustc 1.95).
+#![recursion_limit = "256"]
+
+use jiff::Timestamp;
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::api::client::room::create_room::v3::Request as CreateRoom;
+use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, SyncRoomMessageEvent,
+};
+use matrix_sdk::ruma::events::{EmptyStateKey, InitialStateEvent};
+use matrix_sdk::ruma::serde::Raw;
+use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
+use matrix_sdk::{Client, RoomState};
+use schedulight::bbb::sim::{SimConfig, SimConnector, Simulator};
+use schedulight::bot::matrix::MatrixBot;
+use schedulight::clock::ManualClock;
+use schedulight::config::{MatrixAuth, MatrixConfig};
+use schedulight::domain::meeting::seed_datetime;
+use schedulight::domain::operation::MailFilter;
+use schedulight::domain::{Actor, Channel, MeetingSpec, Operation, Owner, Secret, ServerSpec};
+use schedulight::scheduler::engine::Engine;
+use schedulight::service::{Service, ServiceSettings};
+use schedulight::store::{MemoryStore, OutboxFilter, OutboxState, Store};
+use schedulight::testkit::synapse::Synapse;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const BBB_SECRET: &str = "bot-test-secret";
+
+fn vienna(s: &str) -> Timestamp {
+    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", s)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Vienna").unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+struct Scheduler {
+    service: Service,
+    engine: Engine,
+    clock: ManualClock,
+    sim: Simulator,
+    store: Arc<dyn Store>,
+}
+
+async fn scheduler(now: &str) -> Scheduler {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(vienna(now));
+    let sim = Simulator::new(SimConfig::new(BBB_SECRET));
+    sim.set_now(vienna(now));
+    let connector = SimConnector::new();
+    connector.register("bbb".parse().unwrap(), sim.clone());
+    let settings = ServiceSettings {
+        default_time_zone: jiff::tz::TimeZone::get("Europe/Vienna").unwrap(),
+        ..ServiceSettings::default()
+    };
+    let service = Service::new(
+        store.clone(),
+        Arc::new(connector),
+        Arc::new(clock.clone()),
+        settings,
+    );
+    let server = ServerSpec::new(
+        "bbb".parse().unwrap(),
+        "http://127.0.0.1:9/bigbluebutton/api/".parse().unwrap(),
+        Secret::new(BBB_SECRET),
+    );
+    service
+        .execute(
+            &Actor::admin("test"),
+            Operation::AddServer {
+                server: Box::new(server),
+            },
+        )
+        .await
+        .unwrap();
+    Scheduler {
+        engine: Engine::new(service.clone()),
+        service,
+        clock,
+        sim,
+        store,
+    }
+}
+
+fn bot_config(hs: &Synapse, store_dir: &Path, password: &str) -> MatrixConfig {
+    let server = hs.server_name();
+    MatrixConfig {
+        homeserver: hs.url().parse().unwrap(),
+        user_id: format!("@schedulight:{server}"),
+        auth: MatrixAuth::Password(Secret::new(password)),
+        device_name: "schedulight test".into(),
+        allowed_users: vec![format!("@ada:{server}")],
+        rooms: Vec::new(),
+        command_prefix: "!sl".into(),
+        store_dir: store_dir.to_path_buf(),
+        store_passphrase: Some(Secret::new("store passphrase")),
+        recovery_passphrase: Some(Secret::new("recovery passphrase for the bot")),
+        admins: Vec::new(),
+        email_rule: Some("{localpart}@uni.example".into()),
+        emails: Default::default(),
+        min_power_level: 0,
+    }
+}
+
+/// A user's own client (its own device and store), syncing in the background; every message it
+/// decrypts is sent down the channel.
+async fn peer(
+    hs: &Synapse,
+    user: &str,
+    password: &str,
+    dir: &Path,
+) -> (
+    Client,
+    mpsc::UnboundedReceiver<OriginalSyncRoomMessageEvent>,
+) {
+    let client = Client::builder()
+        .homeserver_url(hs.url())
+        .sqlite_store(dir, None)
+        .with_encryption_settings(matrix_sdk::encryption::EncryptionSettings {
+            auto_enable_cross_signing: true,
+            ..Default::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    client
+        .matrix_auth()
+        .login_username(user, password)
+        .send()
+        .await
+        .unwrap();
+    client
+        .encryption()
+        .wait_for_e2ee_initialization_tasks()
+        .await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    client.add_event_handler(move |ev: SyncRoomMessageEvent| {
+        let tx = tx.clone();
+        async move {
+            if let SyncRoomMessageEvent::Original(ev) = ev {
+                let _ = tx.send(ev);
+            }
+        }
+    });
+    let syncing = client.clone();
+    tokio::spawn(async move {
+        let _ = syncing
+            .sync(SyncSettings::default().timeout(Duration::from_secs(1)))
+            .await;
+    });
+    (client, rx)
+}
+
+async fn encrypted_room(client: &Client, invite: &[OwnedUserId]) -> OwnedRoomId {
+    let mut request = CreateRoom::new();
+    request.invite = invite.to_vec();
+    let encryption: Raw<_> = Raw::new(&InitialStateEvent::<RoomEncryptionEventContent>::new(
+        EmptyStateKey,
+        RoomEncryptionEventContent::with_recommended_defaults(),
+    ))
+    .unwrap()
+    .cast_unchecked();
+    request.initial_state = vec![encryption];
+    client
+        .create_room(request)
+        .await
+        .unwrap()
+        .room_id()
+        .to_owned()
+}
+
+async fn eventually<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminder_reaches_an_encrypted_room_and_strangers_are_declined() {
+    let hs = tokio::task::spawn_blocking(Synapse::start)
+        .await
+        .unwrap()
+        .expect("Synapse");
+    let server = hs.server_name().to_string();
+    hs.register("schedulight", "bot-password", false)
+        .await
+        .unwrap();
+    hs.register("ada", "ada-password", false).await.unwrap();
+    hs.register("mallory", "mallory-password", false)
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let bot_user: OwnedUserId = format!("@schedulight:{server}").parse().unwrap();
+
+    let s = scheduler("2026-12-01 09:00").await;
+    let config = bot_config(&hs, &tmp.path().join("bot"), "bot-password");
+    let bot = MatrixBot::connect(&config, s.service.clone())
+        .await
+        .expect("bot connects");
+    let running = tokio::spawn(bot.clone().run(futures::future::pending()));
+
+    let (ada, mut ada_messages) = peer(&hs, "ada", "ada-password", &tmp.path().join("ada")).await;
+    let room_id = encrypted_room(&ada, std::slice::from_ref(&bot_user)).await;
+    eventually("the bot to join", Duration::from_secs(30), async || {
+        let room = bot.client().get_room(&room_id)?;
+        (room.state() == RoomState::Joined).then_some(())
+    })
+    .await;
+
+    // A stranger's invite is declined.
+    let (mallory, _) = peer(
+        &hs,
+        "mallory",
+        "mallory-password",
+        &tmp.path().join("mallory"),
+    )
+    .await;
+    let strange = encrypted_room(&mallory, std::slice::from_ref(&bot_user)).await;
+    // Seen from the stranger's side: the bot's membership turns to "leave".
+    eventually("the bot to decline", Duration::from_secs(30), async || {
+        let room = mallory.get_room(&strange)?;
+        let member = room.get_member_no_sync(&bot_user).await.ok()??;
+        (*member.membership() == MembershipState::Leave).then_some(())
+    })
+    .await;
+    assert_ne!(
+        bot.client().get_room(&strange).map(|r| r.state()),
+        Some(RoomState::Joined)
+    );
+
+    // A meeting of ada's that notifies the room, with a reminder 15 minutes ahead.
+    let mut m = MeetingSpec::new(
+        "lecture".parse().unwrap(),
+        "bbb".parse().unwrap(),
+        "Linear Algebra",
+    );
+    m.start = Some(seed_datetime::parse("2026-12-01 10:00").unwrap());
+    m.owner = Some(Owner {
+        email: "ada@uni.example".parse().unwrap(),
+        full_name: "Ada Lovelace".into(),
+        password: None,
+        uid: None,
+        social_uid: None,
+    });
+    m.reminder_minutes = Some(15);
+    m.pre_open_minutes = Some(0);
+    m.notify_room = Some(room_id.as_str().parse().unwrap());
+    s.service
+        .execute(
+            &Actor::admin("test"),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(m),
+            },
+        )
+        .await
+        .unwrap();
+    let step = |t: Timestamp| {
+        s.clock.set(t);
+        s.sim.set_now(t);
+        s.engine.step(t)
+    };
+    step(vienna("2026-12-01 09:44")).await.unwrap();
+    let chat = OutboxFilter {
+        state: MailFilter::All,
+        channel: Some(Channel::Chat),
+        meeting: None,
+    };
+    assert!(
+        s.store.list_outbox(&chat).await.unwrap().is_empty(),
+        "not yet"
+    );
+    step(vienna("2026-12-01 09:45")).await.unwrap();
+
+    // Ada's own client decrypts the reminder; it mentions her.
+    let reminder = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(ev) = ada_messages.recv().await {
+            if ev.sender == bot_user {
+                return ev;
+            }
+        }
+        panic!("ada's client stopped")
+    })
+    .await
+    .expect("the reminder arrives");
+    let MessageType::Text(text) = &reminder.content.msgtype else {
+        panic!(
+            "a reminder is m.text (it must notify): {:?}",
+            reminder.content.msgtype
+        );
+    };
+    assert!(
+        text.body.contains("Linear Algebra starts in 15 minutes"),
+        "{}",
+        text.body
+    );
+    assert!(text.body.contains("10:00 CET"), "{}", text.body);
+    let ada_id: OwnedUserId = format!("@ada:{server}").parse().unwrap();
+    let mentions = reminder.content.mentions.as_ref().expect("m.mentions set");
+    assert!(mentions.user_ids.contains(&ada_id));
+    let entry = &s.store.list_outbox(&chat).await.unwrap()[0];
+    assert_eq!(entry.state, OutboxState::Sent);
+    assert_eq!(entry.reply.as_deref(), Some(reminder.event_id.as_str()));
+    running.abort();
+    drop(bot);
+
+    // Restart on the same store: the same device, no new login.
+    let device = {
+        let bot = MatrixBot::connect(&config, s.service.clone())
+            .await
+            .unwrap();
+        bot.client().device_id().unwrap().to_owned()
+    };
+    let again = MatrixBot::connect(&config, s.service.clone())
+        .await
+        .unwrap();
+    assert_eq!(again.client().device_id().unwrap(), &device);
+    drop(again);
+
+    // The store is lost: a new device, recovered into the same identity (cross-signed).
+    let lost = bot_config(&hs, &tmp.path().join("bot-new"), "bot-password");
+    let fresh = MatrixBot::connect(&lost, s.service.clone()).await.unwrap();
+    assert_ne!(fresh.client().device_id().unwrap(), &device);
+    let runner = tokio::spawn(fresh.clone().run(futures::future::pending()));
+    eventually(
+        "the new device to be cross-signed",
+        Duration::from_secs(30),
+        async || {
+            let own = fresh.client().encryption().get_own_device().await.ok()??;
+            own.is_cross_signed_by_owner().then_some(())
+        },
+    )
+    .await;
+    runner.abort();
+    drop(ada);
+}
