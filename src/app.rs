@@ -18,14 +18,20 @@ pub struct App {
 impl App {
     /// Open the store named in the config and sync the config's servers into it.
     pub async fn build(config: AppConfig) -> anyhow::Result<App> {
-        let store: Arc<dyn Store> = Arc::new(open_store(&config.store.location).await?);
-        Self::with_parts(
+        Ok(Self::build_sql(config).await?.0)
+    }
+
+    /// Like [`App::build`], also handing back the concrete store (for its statement count).
+    pub async fn build_sql(config: AppConfig) -> anyhow::Result<(App, Arc<SqlStore>)> {
+        let sql = Arc::new(open_store(&config.store.location).await?);
+        let app = Self::with_parts(
             config,
-            store,
+            sql.clone(),
             Arc::new(HttpConnector::try_new()?),
             Arc::new(SystemClock),
         )
-        .await
+        .await?;
+        Ok((app, sql))
     }
 
     /// Build from given adapters (tests, the demo).

@@ -214,17 +214,21 @@ fn check_config(config: Option<&Path>, files: Vec<PathBuf>) -> ExitCode {
 }
 
 async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    let started = std::time::Instant::now();
+    let (app, sql) = App::build_sql(config).await?;
     let servers = app.store.list_servers().await?.len();
     let listen = app.config.api.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (api.listen): {e}"))?;
     let router = crate::callbacks::router(app.callback_state());
+    // The statement count so far lets an observer tell start-up work from the running
+    // daemon's (see the shutdown line).
     tracing::info!(
         store = %app.config.store.location.describe(),
         servers,
         %listen,
+        store_queries = sql.queries(),
         "schedulight is running; stop it with Ctrl-C or SIGTERM"
     );
     // One shutdown signal for both: the HTTP listener and the scheduler stop together.
@@ -250,6 +254,12 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     let (served, _) = tokio::join!(http, signal);
     served?;
     let _ = scheduler.await;
+    // One line at the end instead of a periodic report, which would itself wake the daemon.
+    tracing::info!(
+        "store queries: {} in {:.1} s",
+        sql.queries(),
+        started.elapsed().as_secs_f64()
+    );
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
 }

@@ -611,6 +611,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn create_log_keeps_every_create_with_its_wall_clock_time() {
+        let sim = Simulator::new(SimConfig::new("secret"));
+        // The log records the wall clock, whatever the simulator clock says.
+        sim.set_now(jiff::Timestamp::UNIX_EPOCH);
+        let bbb = SimBbb::new(sim.clone());
+        let before = jiff::Timestamp::now();
+        for name in ["room-a", "room-b", "room-a"] {
+            let c = CreateParams {
+                meeting_id: Some(id(name)),
+                name: name.into(),
+                ..CreateParams::default()
+            };
+            bbb.create(&c).await.expect("create");
+        }
+        let log = sim.create_log();
+        let ids: Vec<&str> = log.iter().map(|c| c.meeting_id.as_str()).collect();
+        assert_eq!(ids, ["room-a", "room-b", "room-a"]);
+        assert!(
+            log.iter()
+                .all(|c| c.at >= before && c.at <= jiff::Timestamp::now())
+        );
+        assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
+    }
+
+    #[tokio::test]
     async fn tampered_join_url_is_refused() {
         let sim = Simulator::new(SimConfig::new("secret"));
         let bbb = SimBbb::new(sim.clone());

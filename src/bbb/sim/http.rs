@@ -170,7 +170,8 @@ fn router(sim: Simulator) -> Router {
         .route("/sim/clock/set", post(set_clock))
         .route("/sim/clock/real", post(real_clock))
         .route("/sim/tick", post(tick))
-        .route("/sim/callbacks", get(callbacks));
+        .route("/sim/callbacks", get(callbacks))
+        .route("/sim/creates", get(creates));
     api.merge(control).with_state(sim)
 }
 
@@ -463,4 +464,8 @@ async fn tick(State(sim): State<Simulator>) -> Response {
 
 async fn callbacks(State(sim): State<Simulator>) -> Response {
     Json(sim.callback_log()).into_response()
+}
+
+async fn creates(State(sim): State<Simulator>) -> Response {
+    Json(sim.create_log()).into_response()
 }

@@ -32,6 +32,7 @@
 //! | `GET /sim/clock`, `POST /sim/clock/advance` `{"ms"?,"seconds"?}`, `POST /sim/clock/set` `{"now_ms"}`, `POST /sim/clock/real` | the simulator clock |
 //! | `POST /sim/tick` | apply expiry rules now |
 //! | `GET /sim/callbacks` | outgoing callbacks and their delivery ([`CallbackRecord`]) |
+//! | `GET /sim/creates` | every `create` request and when it arrived ([`CreateArrival`]) |
 
 mod adapter;
 mod api;
@@ -124,6 +125,14 @@ pub struct FaultState {
     pub hanging: bool,
 }
 
+/// A `create` request as it reached the simulator, accepted or not. The time is the wall clock,
+/// not the simulator clock: benchmarks compare it with when the meeting was due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateArrival {
+    pub meeting_id: String,
+    pub at: jiff::Timestamp,
+}
+
 /// Why a control call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
@@ -145,6 +154,7 @@ struct Inner {
     faults: Mutex<FaultState>,
     hang_tx: watch::Sender<bool>,
     callbacks: Dispatcher,
+    creates: Mutex<Vec<CreateArrival>>,
 }
 
 /// The simulated server: state, clock and faults, shared by all clones.
@@ -187,6 +197,7 @@ impl Simulator {
                 faults: Mutex::new(FaultState::default()),
                 hang_tx: watch::Sender::new(false),
                 callbacks,
+                creates: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -284,6 +295,11 @@ impl Simulator {
     // ----- API operations (shared by HTTP and SimBbb) -----
 
     pub(crate) fn op_create(&self, p: &Params) -> Result<(SimMeeting, bool), CreateFailure> {
+        let arrival = CreateArrival {
+            meeting_id: p.get("meetingID").unwrap_or_default().to_string(),
+            at: jiff::Timestamp::now(),
+        };
+        lock(&self.inner.creates).push(arrival);
         self.with_state(|st, now, s| (Vec::new(), st.create(p, now, s)))
     }
 
@@ -492,5 +508,10 @@ impl Simulator {
     /// Every callback queued so far and how its delivery went.
     pub fn callback_log(&self) -> Vec<CallbackRecord> {
         self.inner.callbacks.log()
+    }
+
+    /// Every `create` request so far, in arrival order.
+    pub fn create_log(&self) -> Vec<CreateArrival> {
+        lock(&self.inner.creates).clone()
     }
 }

@@ -45,6 +45,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How long an SQLite writer waits for another writer before giving up.
@@ -84,14 +85,19 @@ impl Dialect {
 
 /// Runs the same body against whichever typed pool the store holds. sqlx's query API is generic,
 /// so one body compiles once per backend without a lowest-common-denominator driver.
+///
+/// Counts one statement; a body that sends more (a transaction, a second lookup) tallies the
+/// rest itself with [`SqlStore::tally`].
 macro_rules! with_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
+    ($store:expr, |$pool:ident| $body:expr) => {{
+        $store.tally(1);
         match &$store.pool {
             Pool::Sqlite($pool) => $body,
             Pool::Postgres($pool) => $body,
         }
-    };
-    ($store:expr, |$pool:ident, $dialect:ident| $body:expr) => {
+    }};
+    ($store:expr, |$pool:ident, $dialect:ident| $body:expr) => {{
+        $store.tally(1);
         match &$store.pool {
             Pool::Sqlite($pool) => {
                 let $dialect = Dialect::Sqlite;
@@ -102,12 +108,14 @@ macro_rules! with_pool {
                 $body
             }
         }
-    };
+    }};
 }
 
 /// The SQL-backed [`Store`].
 pub struct SqlStore {
     pool: Pool,
+    /// Statements sent so far; see [`SqlStore::queries`].
+    queries: AtomicU64,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -151,7 +159,31 @@ impl SqlStore {
 
     /// Closes all connections; later calls fail. For orderly shutdown and reopen tests.
     pub async fn close(&self) {
-        with_pool!(self, |pool| pool.close().await)
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Statements this store sent to the database since it was opened, each `BEGIN`,
+    /// `COMMIT` and `ROLLBACK` included. Not counted: the schema migration on connect, the
+    /// pool's own connection upkeep, the second round of an insert-or-find enqueue whose row
+    /// vanished in between (rare), and `enqueue_mail`'s lookup of an already queued mail. For
+    /// checking that an idle daemon leaves the database alone, and what a burst of jobs costs.
+    pub fn queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Count `statements` more. Relaxed: a statistic, it orders nothing.
+    fn tally(&self, statements: u64) {
+        self.queries.fetch_add(statements, Ordering::Relaxed);
+    }
+
+    fn with(pool: Pool) -> SqlStore {
+        SqlStore {
+            pool,
+            queries: AtomicU64::new(0),
+        }
     }
 
     async fn connect_sqlite(location: &str) -> Result<SqlStore, StoreError> {
@@ -183,9 +215,7 @@ impl SqlStore {
             .await
             .map_err(error::migration)?;
         tracing::debug!(location, "opened SQLite store");
-        Ok(SqlStore {
-            pool: Pool::Sqlite(pool),
-        })
+        Ok(SqlStore::with(Pool::Sqlite(pool)))
     }
 
     async fn connect_postgres(location: &str) -> Result<SqlStore, StoreError> {
@@ -204,9 +234,7 @@ impl SqlStore {
             .await
             .map_err(error::migration)?;
         tracing::debug!(location = %redact_location(location), "opened PostgreSQL store");
-        Ok(SqlStore {
-            pool: Pool::Postgres(pool),
-        })
+        Ok(SqlStore::with(Pool::Postgres(pool)))
     }
 }
 
@@ -235,6 +263,7 @@ impl Store for SqlStore {
                 .begin_with(dialect.begin_write())
                 .await
                 .map_err(error::statement(OP))?;
+            self.tally(1);
             let existed = sqlx::query(dialect.pick(
                 "SELECT 1 FROM servers WHERE id = $1",
                 "SELECT 1 FROM servers WHERE id = $1 FOR UPDATE",
@@ -244,6 +273,7 @@ impl Store for SqlStore {
             .await
             .map_err(error::statement(OP))?
             .is_some();
+            self.tally(1);
             sqlx::query(
                 "INSERT INTO servers (id, spec, created_at, updated_at) VALUES ($1, $2, $3, $3) \
                  ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, \
@@ -255,6 +285,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(error::statement(OP))?;
+            self.tally(1);
             tx.commit().await.map_err(error::statement(OP))?;
             Ok(!existed)
         })
@@ -420,6 +451,7 @@ impl Store for SqlStore {
                 .map_err(error::statement(OP))?;
             // Locking the meeting row serialises recorders of one meeting on PostgreSQL, so the
             // "same code as the latest?" check cannot race; SQLite holds the write lock already.
+            self.tally(1);
             let exists = sqlx::query(dialect.pick(
                 "SELECT 1 FROM meetings WHERE id = $1",
                 "SELECT 1 FROM meetings WHERE id = $1 FOR NO KEY UPDATE",
@@ -430,8 +462,11 @@ impl Store for SqlStore {
             .map_err(error::statement(OP))?
             .is_some();
             if !exists {
+                // The dropped `tx` sends a ROLLBACK.
+                self.tally(1);
                 return Err(error::missing_meeting(meeting.as_str()));
             }
+            self.tally(1);
             let latest: Option<i64> = sqlx::query_scalar(
                 "SELECT code FROM meeting_steps WHERE meeting_id = $1 AND step = $2 \
                  ORDER BY seq DESC LIMIT 1",
@@ -442,8 +477,10 @@ impl Store for SqlStore {
             .await
             .map_err(error::statement(OP))?;
             if latest == Some(i64::from(record.code)) {
+                self.tally(1);
                 return Ok(false);
             }
+            self.tally(1);
             sqlx::query(
                 "INSERT INTO meeting_steps (meeting_id, step, code, message, at) \
                  VALUES ($1, $2, $3, $4, $5)",
@@ -456,6 +493,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(error::statement(OP))?;
+            self.tally(1);
             tx.commit().await.map_err(error::statement(OP))?;
             Ok(true)
         })
@@ -542,6 +580,7 @@ impl Store for SqlStore {
                 if let Some(id) = inserted {
                     return Ok(id);
                 }
+                self.tally(1);
                 let existing: Option<i64> =
                     sqlx::query_scalar("SELECT id FROM jobs WHERE unique_key = $1")
                         .bind(&job.unique_key)
@@ -1064,5 +1103,64 @@ impl Store for SqlStore {
         })
         .map_err(error::statement("revoke token"))?;
         Ok(revoked > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(code: u16) -> StepRecord {
+        StepRecord {
+            step: "status".into(),
+            code,
+            message: "started".into(),
+            at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    /// The counter sees every round trip: a plain call is one statement, a transaction is its
+    /// BEGIN, its statements and its COMMIT (or ROLLBACK).
+    #[tokio::test]
+    async fn counts_every_statement() {
+        let store = SqlStore::connect("sqlite::memory:").await.expect("store");
+        assert_eq!(store.queries(), 0, "the migration is not counted");
+        let server = ServerSpec::new(
+            "bbb".parse().expect("id"),
+            "https://bbb.uni.example/bigbluebutton/api/"
+                .parse()
+                .expect("url"),
+            crate::domain::Secret::new("secret"),
+        );
+        let now = Timestamp::UNIX_EPOCH;
+        store.upsert_server(&server, now).await.expect("server");
+        assert_eq!(store.queries(), 4, "BEGIN, SELECT, INSERT, COMMIT");
+        store.get_server(&server.id).await.expect("read");
+        assert_eq!(store.queries(), 5);
+        let meeting = MeetingSpec::new("m1".parse().expect("id"), server.id.clone(), "M");
+        store
+            .insert_meeting(&meeting, MeetingPhase::Waiting, now)
+            .await
+            .expect("meeting");
+        assert_eq!(store.queries(), 6);
+        assert!(
+            store
+                .record_step(&meeting.id, &step(210))
+                .await
+                .expect("step")
+        );
+        assert_eq!(store.queries(), 11, "BEGIN, 2 SELECTs, INSERT, COMMIT");
+        assert!(
+            !store
+                .record_step(&meeting.id, &step(210))
+                .await
+                .expect("same")
+        );
+        assert_eq!(store.queries(), 15, "BEGIN, 2 SELECTs, ROLLBACK");
+        let missing = "nope".parse().expect("id");
+        assert!(store.record_step(&missing, &step(210)).await.is_err());
+        assert_eq!(store.queries(), 18, "BEGIN, SELECT, ROLLBACK");
+        store.next_job_due().await.expect("next");
+        assert_eq!(store.queries(), 19);
     }
 }
