@@ -3,6 +3,7 @@
 pub mod app;
 pub mod bbb;
 pub mod callbacks;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;
