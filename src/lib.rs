@@ -4,6 +4,7 @@ pub mod app;
 pub mod bbb;
 pub mod bot;
 pub mod callbacks;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -38,6 +38,8 @@ pub use seed::{
 pub use streaming::{START_TIMEOUT_RANGE, TIMEOUT_RANGE};
 
 use read::Ctx;
+/// The did-you-mean helper, shared with the chat command parser.
+pub(crate) use read::suggest;
 use std::fmt;
 use std::io::Read;
 use std::net::SocketAddr;
