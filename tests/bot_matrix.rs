@@ -13,7 +13,8 @@ use matrix_sdk::ruma::api::client::room::create_room::v3::Request as CreateRoom;
 use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
 use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::events::room::message::{
-    MessageType, OriginalSyncRoomMessageEvent, SyncRoomMessageEvent,
+    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
+    SyncRoomMessageEvent,
 };
 use matrix_sdk::ruma::events::{EmptyStateKey, InitialStateEvent};
 use matrix_sdk::ruma::serde::Raw;
@@ -180,6 +181,23 @@ async fn encrypted_room(client: &Client, invite: &[OwnedUserId]) -> OwnedRoomId 
         .to_owned()
 }
 
+/// The next message `from` sends that the user's client decrypted.
+async fn next_from(
+    rx: &mut mpsc::UnboundedReceiver<OriginalSyncRoomMessageEvent>,
+    from: &OwnedUserId,
+) -> OriginalSyncRoomMessageEvent {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(ev) = rx.recv().await {
+            if &ev.sender == from {
+                return ev;
+            }
+        }
+        panic!("the client stopped syncing")
+    })
+    .await
+    .expect("a message from the bot")
+}
+
 async fn eventually<T>(
     what: &str,
     limit: Duration,
@@ -248,6 +266,83 @@ async fn reminder_reaches_an_encrypted_room_and_strangers_are_declined() {
         Some(RoomState::Joined)
     );
 
+    // Ada schedules from chat; the reply is a notice in reply to her command, echoing the
+    // absolute time in her zone, and the meeting is hers.
+    let ada_room = ada.get_room(&room_id).unwrap();
+    ada_room
+        .send(RoomMessageEventContent::text_plain(
+            "!sl schedule meeting Seminar tomorrow 11:00",
+        ))
+        .await
+        .unwrap();
+    let reply = next_from(&mut ada_messages, &bot_user).await;
+    let MessageType::Notice(notice) = &reply.content.msgtype else {
+        panic!("replies are notices: {:?}", reply.content.msgtype);
+    };
+    assert!(
+        notice.body.contains("Wed 2 Dec 2026, 11:00 CET"),
+        "{}",
+        notice.body
+    );
+    assert!(matches!(
+        reply.content.relates_to,
+        Some(Relation::Reply { .. })
+    ));
+    let scheduled = s.store.list_meetings().await.unwrap();
+    assert_eq!(scheduled.len(), 1, "{scheduled:?}");
+    assert_eq!(
+        scheduled[0].spec.owner.as_ref().unwrap().email.as_str(),
+        "ada@uni.example"
+    );
+    // Nonsense gets the usage and a did-you-mean, not silence.
+    ada_room
+        .send(RoomMessageEventContent::text_plain(
+            "!sl shedule meeting tomorrow 11:00",
+        ))
+        .await
+        .unwrap();
+    let reply = next_from(&mut ada_messages, &bot_user).await;
+    assert!(
+        reply.content.body().contains("schedule"),
+        "{}",
+        reply.content.body()
+    );
+
+    // A stranger in the same room is told why the bot will not obey.
+    ada_room
+        .invite_user_by_id(&format!("@mallory:{server}").parse::<OwnedUserId>().unwrap())
+        .await
+        .unwrap();
+    eventually("mallory to join", Duration::from_secs(30), async || {
+        mallory.join_room_by_id(&room_id).await.ok()
+    })
+    .await;
+    eventually(
+        "mallory's client to see the bot",
+        Duration::from_secs(30),
+        async || {
+            let r = mallory.get_room(&room_id)?;
+            let bot = r.get_member(&bot_user).await.ok()??;
+            (*bot.membership() == MembershipState::Join).then_some(())
+        },
+    )
+    .await;
+    mallory
+        .get_room(&room_id)
+        .unwrap()
+        .send(RoomMessageEventContent::text_plain("!sl meetings"))
+        .await
+        .unwrap();
+    let refusal = next_from(&mut ada_messages, &bot_user).await;
+    assert!(
+        refusal
+            .content
+            .body()
+            .contains("not on this bot's list of allowed users"),
+        "{}",
+        refusal.content.body()
+    );
+
     // A meeting of ada's that notifies the room, with a reminder 15 minutes ahead.
     let mut m = MeetingSpec::new(
         "lecture".parse().unwrap(),
@@ -292,16 +387,7 @@ async fn reminder_reaches_an_encrypted_room_and_strangers_are_declined() {
     step(vienna("2026-12-01 09:45")).await.unwrap();
 
     // Ada's own client decrypts the reminder; it mentions her.
-    let reminder = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(ev) = ada_messages.recv().await {
-            if ev.sender == bot_user {
-                return ev;
-            }
-        }
-        panic!("ada's client stopped")
-    })
-    .await
-    .expect("the reminder arrives");
+    let reminder = next_from(&mut ada_messages, &bot_user).await;
     let MessageType::Text(text) = &reminder.content.msgtype else {
         panic!(
             "a reminder is m.text (it must notify): {:?}",

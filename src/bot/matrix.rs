@@ -6,6 +6,7 @@
 //! users.
 
 use super::access::Access;
+use super::front::{ChatFront, Incoming};
 use super::notices::{self, ChatMessage, ChatSink, SinkError};
 use crate::config::{MatrixAuth, MatrixConfig};
 use crate::service::Service;
@@ -15,8 +16,14 @@ use matrix_sdk::config::{RequestConfig, SyncSettings};
 use matrix_sdk::encryption::recovery::RecoveryState;
 use matrix_sdk::encryption::{BackupDownloadStrategy, EncryptionSettings};
 use matrix_sdk::ruma::events::Mentions;
+use matrix_sdk::ruma::events::reaction::ReactionEventContent;
+use matrix_sdk::ruma::events::relation::Annotation;
 use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
-use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
+use matrix_sdk::ruma::events::room::message::{
+    AddMentions, ForwardThread, MessageType, OriginalSyncRoomMessageEvent, Relation,
+    RoomMessageEventContent, RoomMessageEventContentWithoutRelation,
+};
+use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
 use matrix_sdk::ruma::{OwnedUserId, RoomAliasId, RoomId, RoomOrAliasId};
 use matrix_sdk::{Client, Room, SessionMeta, SessionTokens};
 use std::path::{Path, PathBuf};
@@ -52,6 +59,7 @@ pub struct MatrixBot {
     config: MatrixConfig,
     service: Service,
     access: Arc<Access>,
+    front: Arc<ChatFront>,
 }
 
 impl MatrixBot {
@@ -77,11 +85,20 @@ impl MatrixBot {
             device = ?client.device_id().map(|d| d.to_string()),
             "Matrix session ready"
         );
+        let access = Access::from_config(config);
+        let front = ChatFront::new(
+            service.clone(),
+            access.clone(),
+            &config.command_prefix,
+            &config.user_id,
+        )
+        .with_display_name(client.account().get_display_name().await.ok().flatten());
         Ok(Self {
             client,
             config: config.clone(),
             service,
-            access: Arc::new(Access::from_config(config)),
+            access: Arc::new(access),
+            front: Arc::new(front),
         })
     }
 
@@ -104,6 +121,8 @@ impl MatrixBot {
         self.set_up_recovery().await;
         self.join_configured_rooms().await;
         self.add_invite_handler();
+        // Registered after the first sync: commands from before the start are not run.
+        self.add_message_handler();
         let notices = tokio::spawn(self.clone().notice_loop());
         let settings = SyncSettings::default()
             .token(first.next_batch)
@@ -168,6 +187,22 @@ impl MatrixBot {
         );
     }
 
+    /// Commands: each is handled in its own task (BBB and Greenlight calls must not hold up
+    /// the sync loop).
+    fn add_message_handler(&self) {
+        let front = self.front.clone();
+        self.client.add_event_handler(
+            move |ev: OriginalSyncRoomMessageEvent, room: Room, client: Client| {
+                let front = front.clone();
+                async move {
+                    if Some(ev.sender.as_ref()) != client.user_id() {
+                        tokio::spawn(handle_message(front, room, client, ev));
+                    }
+                }
+            },
+        );
+    }
+
     async fn notice_loop(self) {
         let sink = MatrixSink {
             client: self.client.clone(),
@@ -184,6 +219,54 @@ impl MatrixBot {
             }
             tokio::time::sleep(notices::POLL).await;
         }
+    }
+}
+
+async fn handle_message(
+    front: Arc<ChatFront>,
+    room: Room,
+    client: Client,
+    ev: OriginalSyncRoomMessageEvent,
+) {
+    // Text only: notices are never answered (spec), edits are not commands.
+    let MessageType::Text(text) = &ev.content.msgtype else {
+        return;
+    };
+    if matches!(ev.content.relates_to, Some(Relation::Replacement(_))) {
+        return;
+    }
+    let mentioned_bot = match (client.user_id(), ev.content.mentions.as_ref()) {
+        (Some(me), Some(m)) => m.user_ids.iter().any(|u| u == me),
+        _ => false,
+    };
+    let is_direct = room.is_direct().await.unwrap_or(false) || room.joined_members_count() <= 2;
+    let power_level = match room.get_member(&ev.sender).await {
+        Ok(Some(member)) => match member.power_level() {
+            UserPowerLevel::Int(level) => i64::from(level),
+            _ => i64::MAX,
+        },
+        _ => 0,
+    };
+    let incoming = Incoming {
+        sender: ev.sender.as_str(),
+        body: &text.body,
+        is_direct,
+        mentioned_bot,
+        power_level,
+    };
+    let Some(reply) = front.respond(&incoming).await else {
+        return;
+    };
+    let content = RoomMessageEventContentWithoutRelation::notice_html(reply.plain, reply.html)
+        .add_mentions(Mentions::new())
+        .make_reply_to(&ev, ForwardThread::Yes, AddMentions::No);
+    if let Err(e) = room.send(content).await {
+        tracing::warn!(room = %room.room_id(), error = %e, "cannot send a reply");
+    }
+    let key = if reply.ok { "✅" } else { "❌" };
+    let reaction = ReactionEventContent::new(Annotation::new(ev.event_id.clone(), key.into()));
+    if let Err(e) = room.send(reaction).await {
+        tracing::debug!(error = %e, "cannot react to a command");
     }
 }
 

@@ -2,5 +2,6 @@
 //! ([`notices`]) and the Matrix client that carries both ([`matrix`]).
 
 pub mod access;
+pub mod front;
 pub mod matrix;
 pub mod notices;

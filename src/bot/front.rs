@@ -1,0 +1,275 @@
+//! The chat front end without Matrix types: one message from one user in, one reply out.
+//! Access check, parse, confirmation of destructive commands and of questions, execution
+//! through the same [`Service`] as every other front end, and the reply text. The Matrix layer
+//! only carries messages in and replies out.
+
+use super::access::Access;
+use crate::chat::{ChatContext, Parsed, command_text, parse};
+use crate::cli::render::{self, RenderOptions};
+use crate::domain::{Operation, ServerId};
+use crate::service::Service;
+use jiff::{SignedDuration, Timestamp, tz::TimeZone};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// How long a confirmation (or an answer to a question) may wait.
+pub const CONFIRM_WITHIN: SignedDuration = SignedDuration::from_mins(10);
+
+/// Where a message was written and what the bot knows about the sender there.
+#[derive(Debug, Clone)]
+pub struct Incoming<'a> {
+    pub sender: &'a str,
+    pub body: &'a str,
+    /// A 1:1 room with the bot: no prefix needed, no power level check.
+    pub is_direct: bool,
+    /// The message's `m.mentions` names the bot.
+    pub mentioned_bot: bool,
+    /// The sender's power level in the room (`i64::MAX` for room creators in v12 rooms).
+    pub power_level: i64,
+}
+
+/// The bot's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub plain: String,
+    pub html: String,
+    /// ✅ or ❌ on the command.
+    pub ok: bool,
+}
+
+impl Reply {
+    fn text(ok: bool, plain: impl Into<String>) -> Self {
+        let plain = plain.into();
+        let html = super::notices::escape(&plain).replace('\n', "<br>");
+        Self { plain, html, ok }
+    }
+
+    /// Tables and listings keep their columns.
+    fn block(ok: bool, head: &str, block: &str) -> Self {
+        let plain = if head.is_empty() {
+            block.to_string()
+        } else {
+            format!("{head}\n{block}")
+        };
+        let esc = super::notices::escape;
+        let html = if head.is_empty() {
+            format!("<pre>{}</pre>", esc(block.trim_end()))
+        } else {
+            format!("{}<pre>{}</pre>", esc(head), esc(block.trim_end()))
+        };
+        Self { plain, html, ok }
+    }
+}
+
+struct Pending {
+    user: String,
+    op: Operation,
+    until: Timestamp,
+}
+
+/// Chat state shared by all rooms: pending confirmations and users' time zones.
+pub struct ChatFront {
+    service: Service,
+    access: Access,
+    prefix: String,
+    bot_user_id: String,
+    bot_display_name: Option<String>,
+    pending: Mutex<HashMap<u32, Pending>>,
+    next_id: Mutex<u32>,
+    zones: Mutex<HashMap<String, TimeZone>>,
+}
+
+impl ChatFront {
+    pub fn new(service: Service, access: Access, prefix: &str, bot_user_id: &str) -> Self {
+        Self {
+            service,
+            access,
+            prefix: prefix.to_string(),
+            bot_user_id: bot_user_id.to_string(),
+            bot_display_name: None,
+            pending: Mutex::new(HashMap::new()),
+            next_id: Mutex::new(0),
+            zones: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn with_display_name(mut self, name: Option<String>) -> Self {
+        self.bot_display_name = name;
+        self
+    }
+
+    /// The reply to one message, or None when the message is not for the bot.
+    pub async fn respond(&self, m: &Incoming<'_>) -> Option<Reply> {
+        let text = command_text(
+            m.body,
+            &self.prefix,
+            &self.bot_user_id,
+            self.bot_display_name.as_deref(),
+            m.mentioned_bot,
+            m.is_direct,
+        )?;
+        if let Err(refusal) = self.access.may_command(m.sender) {
+            return Some(Reply::text(false, format!("Sorry: {refusal}.")));
+        }
+        if !m.is_direct
+            && let Err(refusal) = self.access.may_in_room(m.power_level)
+        {
+            return Some(Reply::text(false, format!("Sorry: {refusal}.")));
+        }
+        let ctx = match self.context(m.sender).await {
+            Ok(ctx) => ctx,
+            Err(reply) => return Some(reply),
+        };
+        Some(match parse(text, &ctx) {
+            Err(e) => Reply::text(false, e.to_string()),
+            Ok(parsed) => self.act(m.sender, parsed).await,
+        })
+    }
+
+    async fn context(&self, sender: &str) -> Result<ChatContext, Reply> {
+        let zone = self
+            .zones
+            .lock()
+            .expect("zones lock")
+            .get(sender)
+            .cloned()
+            .unwrap_or_else(|| self.service.settings().default_time_zone.clone());
+        Ok(ChatContext {
+            now: self.service.now(),
+            zone,
+            actor_email: self.access.email_of(sender),
+            default_server: self.default_server().await?,
+            prefix: self.prefix.clone(),
+        })
+    }
+
+    /// The server meetings go to when the command names none: the first configured one.
+    async fn default_server(&self) -> Result<ServerId, Reply> {
+        let servers = self
+            .service
+            .store()
+            .list_servers()
+            .await
+            .map_err(|e| Reply::text(false, format!("The store cannot be read: {e}")))?;
+        servers.into_iter().map(|s| s.id).min().ok_or_else(|| {
+            Reply::text(
+                false,
+                "No BBB server is configured yet; an administrator adds one under \
+                     `servers:` in bot-config.yml.",
+            )
+        })
+    }
+
+    async fn act(&self, sender: &str, parsed: Parsed) -> Reply {
+        match parsed {
+            Parsed::Help { text } => Reply::block(true, "", &text),
+            Parsed::SetTimeZone(zone) => {
+                let name = zone.iana_name().unwrap_or("UTC").to_string();
+                self.zones
+                    .lock()
+                    .expect("zones lock")
+                    .insert(sender.to_string(), zone);
+                Reply::text(true, format!("Your time zone is now {name}."))
+            }
+            Parsed::Run { op, confirm, echo } => {
+                if let Err(refusal) = self.access.check_operation(sender, &op) {
+                    return Reply::text(false, format!("Sorry: {refusal}."));
+                }
+                if confirm {
+                    let id = self.hold(sender, op.clone());
+                    return Reply::text(
+                        true,
+                        format!(
+                            "This cannot be undone: {}. To go ahead write `{} confirm {id}` \
+                             within {} minutes; `{} deny {id}` drops it.",
+                            describe(&op),
+                            self.prefix,
+                            CONFIRM_WITHIN.as_mins(),
+                            self.prefix
+                        ),
+                    );
+                }
+                self.run(sender, op, echo).await
+            }
+            Parsed::Question { text, choices } => {
+                let mut lines = vec![text];
+                for (label, op) in choices {
+                    let id = self.hold(sender, op);
+                    lines.push(format!("• {label}: `{} confirm {id}`", self.prefix));
+                }
+                Reply::text(true, lines.join("\n"))
+            }
+            Parsed::Confirm { id } => match self.take(sender, id) {
+                Ok(op) => self.run(sender, op, None).await,
+                Err(why) => Reply::text(false, why),
+            },
+            Parsed::Deny { id } => match self.take(sender, id) {
+                Ok(_) => Reply::text(true, format!("Dropped #{id}; nothing was done.")),
+                Err(why) => Reply::text(false, why),
+            },
+        }
+    }
+
+    async fn run(&self, sender: &str, op: Operation, echo: Option<String>) -> Reply {
+        let actor = self.access.actor(sender);
+        match self.service.execute(&actor, op).await {
+            Ok(outcome) => {
+                let body = render::outcome(&outcome, RenderOptions::default());
+                let head = echo
+                    .map(|e| format!("Understood: {e}."))
+                    .unwrap_or_default();
+                Reply::block(true, &head, &body)
+            }
+            Err(e) => Reply::text(false, render::error(&e)),
+        }
+    }
+
+    fn hold(&self, user: &str, op: Operation) -> u32 {
+        let id = {
+            let mut next = self.next_id.lock().expect("id lock");
+            *next = next.wrapping_add(1).max(1);
+            *next
+        };
+        let mut pending = self.pending.lock().expect("pending lock");
+        let now = self.service.now();
+        pending.retain(|_, p| p.until > now);
+        pending.insert(
+            id,
+            Pending {
+                user: user.to_string(),
+                op,
+                until: now + CONFIRM_WITHIN,
+            },
+        );
+        id
+    }
+
+    /// The pending operation `id`, if it is `user`'s and has not expired. Other choices of the
+    /// same question stay pending until they expire.
+    fn take(&self, user: &str, id: u32) -> Result<Operation, String> {
+        let mut pending = self.pending.lock().expect("pending lock");
+        let now = self.service.now();
+        match pending.get(&id) {
+            None => Err(format!("There is nothing waiting under #{id}.")),
+            Some(p) if p.user != user => Err(format!(
+                "#{id} is waiting for the user who asked for it, not for you."
+            )),
+            Some(p) if p.until <= now => {
+                pending.remove(&id);
+                Err(format!("#{id} has expired; give the command again."))
+            }
+            Some(_) => Ok(pending.remove(&id).expect("present").op),
+        }
+    }
+}
+
+/// A short description of a destructive operation for its confirmation prompt.
+fn describe(op: &Operation) -> String {
+    match op {
+        Operation::DeleteUser { email, .. } => format!("delete the user {email}"),
+        Operation::DeleteRoom { room, .. } => format!("delete the room {room}"),
+        Operation::CancelMeeting { id } => format!("cancel meeting '{id}' and its future dates"),
+        Operation::EndMeeting { id } => format!("end meeting '{id}' for everybody in it"),
+        other => other.name().replace('_', " "),
+    }
+}
