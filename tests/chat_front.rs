@@ -1,0 +1,317 @@
+//! The chat front end without Matrix: who may do what, confirmations (only by the requester,
+//! only before they expire), questions answered by choosing, time zones per user, and that a
+//! message not meant for the bot gets no answer.
+
+use jiff::{SignedDuration, Timestamp};
+use schedulight::bbb::sim::{SimConfig, SimConnector, Simulator};
+use schedulight::bot::access::Access;
+use schedulight::bot::front::{CONFIRM_WITHIN, ChatFront, Incoming, Reply};
+use schedulight::clock::ManualClock;
+use schedulight::config::{MatrixAuth, MatrixConfig};
+use schedulight::domain::{Actor, Operation, Secret, ServerSpec};
+use schedulight::service::{Service, ServiceSettings};
+use schedulight::store::{MemoryStore, Store};
+use std::sync::Arc;
+
+const BOT: &str = "@schedulight:uni.example";
+
+struct World {
+    front: ChatFront,
+    clock: ManualClock,
+    store: Arc<dyn Store>,
+}
+
+async fn world() -> World {
+    let now: Timestamp = "2026-12-02T08:00:00Z".parse().unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(now);
+    let sim = Simulator::new(SimConfig::new("front-secret"));
+    sim.set_now(now);
+    let connector = SimConnector::new();
+    connector.register("bbb".parse().unwrap(), sim);
+    let service = Service::new(
+        store.clone(),
+        Arc::new(connector),
+        Arc::new(clock.clone()),
+        ServiceSettings {
+            default_time_zone: jiff::tz::TimeZone::get("Europe/Vienna").unwrap(),
+            ..ServiceSettings::default()
+        },
+    );
+    let server = ServerSpec::new(
+        "bbb".parse().unwrap(),
+        "http://127.0.0.1:9/bigbluebutton/api/".parse().unwrap(),
+        Secret::new("front-secret"),
+    );
+    service
+        .execute(
+            &Actor::admin("test"),
+            Operation::AddServer {
+                server: Box::new(server),
+            },
+        )
+        .await
+        .unwrap();
+    let config = MatrixConfig {
+        homeserver: "https://matrix.uni.example".parse().unwrap(),
+        user_id: BOT.into(),
+        auth: MatrixAuth::Password(Secret::new("x")),
+        device_name: "t".into(),
+        allowed_users: vec!["@*:uni.example".into()],
+        rooms: Vec::new(),
+        command_prefix: "!sl".into(),
+        store_dir: "unused".into(),
+        store_passphrase: None,
+        recovery_passphrase: None,
+        admins: vec!["@it:uni.example".into()],
+        email_rule: Some("{localpart}@uni.example".into()),
+        emails: Default::default(),
+        min_power_level: 50,
+    };
+    World {
+        front: ChatFront::new(service, Access::from_config(&config), "!sl", BOT),
+        clock,
+        store,
+    }
+}
+
+impl World {
+    async fn say(&self, sender: &str, body: &str) -> Option<Reply> {
+        self.front
+            .respond(&Incoming {
+                sender,
+                body,
+                is_direct: false,
+                mentioned_bot: false,
+                power_level: 50,
+            })
+            .await
+    }
+
+    async fn reply(&self, sender: &str, body: &str) -> Reply {
+        self.say(sender, body).await.expect("an answer")
+    }
+
+    async fn meetings(&self) -> usize {
+        self.store.list_meetings().await.unwrap().len()
+    }
+}
+
+/// The number in "`!sl confirm N`" of a reply.
+fn confirm_id(r: &Reply) -> u32 {
+    let at = r.plain.find("confirm ").expect("a confirm id") + "confirm ".len();
+    r.plain[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_messages_for_the_bot_are_answered() {
+    let w = world().await;
+    assert_eq!(w.say("@ada:uni.example", "good morning").await, None);
+    let help = w.reply("@ada:uni.example", "!sl help").await;
+    assert!(
+        help.ok && help.plain.contains("schedule meeting"),
+        "{}",
+        help.plain
+    );
+    assert!(help.html.starts_with("<pre>"));
+    // A direct message needs no prefix.
+    let direct = w
+        .front
+        .respond(&Incoming {
+            sender: "@ada:uni.example",
+            body: "meetings",
+            is_direct: true,
+            mentioned_bot: false,
+            power_level: 0,
+        })
+        .await
+        .expect("answered");
+    assert!(direct.ok, "{}", direct.plain);
+}
+
+#[tokio::test]
+async fn refusals_say_why() {
+    let w = world().await;
+    let r = w.reply("@mallory:evil.example", "!sl meetings").await;
+    assert!(!r.ok && r.plain.contains("allowed users"), "{}", r.plain);
+    let low = w
+        .front
+        .respond(&Incoming {
+            sender: "@ada:uni.example",
+            body: "!sl meetings",
+            is_direct: false,
+            mentioned_bot: false,
+            power_level: 0,
+        })
+        .await
+        .unwrap();
+    assert!(
+        !low.ok && low.plain.contains("power level 50"),
+        "{}",
+        low.plain
+    );
+    let r = w
+        .reply("@ada:uni.example", "!sl delete user bob@uni.example")
+        .await;
+    assert!(!r.ok && r.plain.contains("administrators"), "{}", r.plain);
+    // Passwords never go through chat.
+    let r = w
+        .reply(
+            "@it:uni.example",
+            "!sl create user bob@uni.example Bob password=hunter2",
+        )
+        .await;
+    assert!(!r.ok, "{}", r.plain);
+}
+
+#[tokio::test]
+async fn scheduling_echoes_the_time_in_the_users_zone() {
+    let w = world().await;
+    let r = w
+        .reply(
+            "@ada:uni.example",
+            "!sl schedule meeting Seminar tomorrow 11:00",
+        )
+        .await;
+    assert!(r.ok, "{}", r.plain);
+    assert!(r.plain.contains("Thu 3 Dec 2026, 11:00 CET"), "{}", r.plain);
+    let m = &w.store.list_meetings().await.unwrap()[0];
+    assert_eq!(
+        m.spec.owner.as_ref().unwrap().email.as_str(),
+        "ada@uni.example"
+    );
+
+    let r = w
+        .reply("@bob:uni.example", "!sl timezone America/New_York")
+        .await;
+    assert!(r.ok && r.plain.contains("America/New_York"), "{}", r.plain);
+    let r = w
+        .reply(
+            "@bob:uni.example",
+            "!sl schedule meeting Standup tomorrow 09:00",
+        )
+        .await;
+    assert!(r.plain.contains("09:00 EST"), "{}", r.plain);
+    // Ada's zone is unchanged.
+    let r = w
+        .reply(
+            "@ada:uni.example",
+            "!sl schedule meeting Lab tomorrow 09:00",
+        )
+        .await;
+    assert!(r.plain.contains("09:00 CET"), "{}", r.plain);
+    let r = w
+        .reply(
+            "@ada:uni.example",
+            "!sl schedule meeting Old 2020-01-01 10:00",
+        )
+        .await;
+    assert!(!r.ok && r.plain.contains("past"), "{}", r.plain);
+}
+
+#[tokio::test]
+async fn destructive_commands_wait_for_the_requester() {
+    let w = world().await;
+    w.reply(
+        "@ada:uni.example",
+        "!sl schedule meeting Seminar tomorrow 11:00",
+    )
+    .await;
+    let id = w.store.list_meetings().await.unwrap()[0]
+        .spec
+        .id
+        .to_string();
+    let ask = w
+        .reply("@ada:uni.example", &format!("!sl cancel {id}"))
+        .await;
+    assert!(ask.plain.contains("confirm"), "{}", ask.plain);
+    let n = confirm_id(&ask);
+    let phase = |w: &World| {
+        let store = w.store.clone();
+        let id = id.clone();
+        async move {
+            store
+                .get_meeting(&id.parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .phase
+        }
+    };
+    assert_ne!(
+        phase(&w).await.as_str(),
+        "cancelled",
+        "not before confirmation"
+    );
+    // Somebody else cannot confirm it.
+    let other = w
+        .reply("@bob:uni.example", &format!("!sl confirm {n}"))
+        .await;
+    assert!(!other.ok, "{}", other.plain);
+    let done = w
+        .reply("@ada:uni.example", &format!("!sl confirm {n}"))
+        .await;
+    assert!(done.ok, "{}", done.plain);
+    assert_eq!(phase(&w).await.as_str(), "cancelled");
+    let again = w
+        .reply("@ada:uni.example", &format!("!sl confirm {n}"))
+        .await;
+    assert!(!again.ok, "used once");
+
+    // Denied, and expired.
+    w.reply(
+        "@ada:uni.example",
+        "!sl schedule meeting Lab tomorrow 12:00",
+    )
+    .await;
+    let lab = w.store.list_meetings().await.unwrap();
+    assert_eq!(lab.len(), 2);
+    let ask = w
+        .reply("@it:uni.example", "!sl delete user bob@uni.example")
+        .await;
+    let n = confirm_id(&ask);
+    let denied = w.reply("@it:uni.example", &format!("!sl deny {n}")).await;
+    assert!(denied.ok && denied.plain.contains("nothing was done"));
+    let ask = w
+        .reply("@it:uni.example", "!sl delete user bob@uni.example")
+        .await;
+    let n = confirm_id(&ask);
+    w.clock
+        .set(w.clock_now() + CONFIRM_WITHIN + SignedDuration::from_secs(1));
+    let late = w
+        .reply("@it:uni.example", &format!("!sl confirm {n}"))
+        .await;
+    assert!(!late.ok && late.plain.contains("expired"), "{}", late.plain);
+    assert_eq!(w.meetings().await, 2);
+}
+
+#[tokio::test]
+async fn questions_are_answered_by_choosing() {
+    let w = world().await;
+    let q = w
+        .reply(
+            "@ada:uni.example",
+            "!sl schedule meeting Seminar next friday 10:00",
+        )
+        .await;
+    assert!(q.plain.matches("confirm ").count() >= 2, "{}", q.plain);
+    assert_eq!(w.meetings().await, 0, "no guess");
+    let n = confirm_id(&q);
+    let r = w
+        .reply("@ada:uni.example", &format!("!sl confirm {n}"))
+        .await;
+    assert!(r.ok, "{}", r.plain);
+    assert_eq!(w.meetings().await, 1);
+}
+
+impl World {
+    fn clock_now(&self) -> Timestamp {
+        use schedulight::clock::Clock;
+        self.clock.now()
+    }
+}
