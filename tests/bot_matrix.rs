@@ -439,3 +439,71 @@ async fn reminder_reaches_an_encrypted_room_and_strangers_are_declined() {
     runner.abort();
     drop(ada);
 }
+
+/// `schedulight run` with a `matrix:` section hosts the bot: a command in a room gets its
+/// answer from the daemon process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_hosts_the_bot() {
+    let hs = tokio::task::spawn_blocking(Synapse::start)
+        .await
+        .unwrap()
+        .expect("Synapse");
+    let server = hs.server_name().to_string();
+    hs.register("schedulight", "bot-password", false)
+        .await
+        .unwrap();
+    hs.register("ada", "ada-password", false).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("bot-config.yml"),
+        format!(
+            "store:\n  location: state.db\napi:\n  listen: 127.0.0.1:0\n\
+             servers:\n  bbb:\n    BBB_URL: http://127.0.0.1:9/bigbluebutton/api\n    BBB_SECRET: s\n\
+             matrix:\n  homeserver: {url}\n  user_id: \"@schedulight:{server}\"\n  \
+             password: bot-password\n  allowed_users: [\"@ada:{server}\"]\n  \
+             command_prefix: \"!sl\"\n  store_passphrase: pass\n",
+            url = hs.url()
+        ),
+    )
+    .unwrap();
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_schedulight"))
+        .arg("run")
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("run.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let bot_user: OwnedUserId = format!("@schedulight:{server}").parse().unwrap();
+    let (ada, mut messages) = peer(&hs, "ada", "ada-password", &tmp.path().join("ada")).await;
+    let room_id = encrypted_room(&ada, std::slice::from_ref(&bot_user)).await;
+    let joined = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let Some(r) = ada.get_room(&room_id)
+                && let Ok(Some(m)) = r.get_member(&bot_user).await
+            {
+                if *m.membership() == MembershipState::Join {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    let log = || std::fs::read_to_string(tmp.path().join("run.log")).unwrap_or_default();
+    assert!(joined.is_ok(), "the bot did not join:\n{}", log());
+    ada.get_room(&room_id)
+        .unwrap()
+        .send(RoomMessageEventContent::text_plain("!sl help"))
+        .await
+        .unwrap();
+    let reply = next_from(&mut messages, &bot_user).await;
+    assert!(
+        reply.content.body().contains("schedule meeting"),
+        "{}\n{}",
+        reply.content.body(),
+        log()
+    );
+    assert!(!log().contains("bot-password"), "no secret in the log");
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}

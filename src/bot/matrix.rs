@@ -112,7 +112,9 @@ impl MatrixBot {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), BotError> {
-        // The first sync only catches up: commands sent while the bot was away are not run.
+        // Invites are answered from the first sync on (also those made while the bot was
+        // away); commands are not: the first sync only catches up.
+        self.add_invite_handler();
         let first = self
             .client
             .sync_once(SyncSettings::default())
@@ -120,7 +122,6 @@ impl MatrixBot {
             .map_err(matrix_err)?;
         self.set_up_recovery().await;
         self.join_configured_rooms().await;
-        self.add_invite_handler();
         // Registered after the first sync: commands from before the start are not run.
         self.add_message_handler();
         let notices = tokio::spawn(self.clone().notice_loop());

@@ -243,6 +243,11 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
             })
             .await;
     });
+    let bot = app
+        .config
+        .matrix
+        .clone()
+        .map(|m| tokio::spawn(run_bot(m, app.service.clone(), stop_rx.clone())));
     let mut http_stop = stop_rx;
     let http = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = http_stop.changed().await;
@@ -254,6 +259,9 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     let (served, _) = tokio::join!(http, signal);
     served?;
     let _ = scheduler.await;
+    if let Some(bot) = bot {
+        let _ = bot.await;
+    }
     // One line at the end instead of a periodic report, which would itself wake the daemon.
     tracing::info!(
         "store queries: {} in {:.1} s",
@@ -262,6 +270,37 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     );
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Matrix bot beside the scheduler. The homeserver being away (or a wrong login) is
+/// logged and retried: meetings keep running without chat.
+async fn run_bot(
+    config: crate::config::MatrixConfig,
+    service: crate::service::Service,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    const RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+    loop {
+        let mut bot_stop = stop.clone();
+        let attempt = async {
+            let bot = crate::bot::matrix::MatrixBot::connect(&config, service.clone()).await?;
+            bot.run(async move {
+                let _ = bot_stop.changed().await;
+            })
+            .await
+        };
+        tokio::select! {
+            result = attempt => match result {
+                Ok(()) => return,
+                Err(e) => tracing::error!(error = %e, "Matrix bot stopped; retrying in 30 s"),
+            },
+            _ = stop.changed() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RETRY) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM (systemd's stop).
