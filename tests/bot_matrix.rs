@@ -480,10 +480,9 @@ async fn the_daemon_hosts_the_bot() {
         loop {
             if let Some(r) = ada.get_room(&room_id)
                 && let Ok(Some(m)) = r.get_member(&bot_user).await
+                && *m.membership() == MembershipState::Join
             {
-                if *m.membership() == MembershipState::Join {
-                    return;
-                }
+                return;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
