@@ -21,22 +21,61 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut ok = true;
-    for backend in common::backends(&rt, dir.path()) {
-        ok &= idle(&rt, backend, dir.path());
+    let backends = common::backends(&rt, dir.path());
+    let sqlite = backends[0].location.clone();
+    for backend in backends {
+        ok &= idle(&rt, backend.label, &backend.location, dir.path(), None);
+    }
+    // P4 again with the Matrix bot logged in and syncing against a local Synapse.
+    match bot_section(&rt, dir.path()) {
+        Ok(matrix) => ok &= idle(&rt, "SQLite+bot", &sqlite, dir.path(), Some(&matrix)),
+        Err(e) => println!("[SQLite+bot] skipped: no local Synapse ({e})"),
     }
     std::process::exit(if ok { 0 } else { 1 });
 }
 
-fn idle(rt: &tokio::runtime::Runtime, backend: common::Backend, dir: &std::path::Path) -> bool {
-    let label = backend.label;
-    let (service, sql) = common::service(rt, &backend.location, BBB_URL);
-    let took = common::schedule(rt, &service, common::future_meetings("m", MEETINGS));
-    rt.block_on(sql.close());
-    println!(
-        "[{label}] scheduled {MEETINGS} future meetings in {:.1} s",
-        took.as_secs_f64()
-    );
-    let daemon = Daemon::start(&dir.join(label), &backend.location, BBB_URL);
+/// A throwaway Synapse (kept for the rest of the run) and the bot's `matrix:` section.
+fn bot_section(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+) -> Result<String, schedulight::testkit::synapse::SynapseError> {
+    let hs = schedulight::testkit::synapse::Synapse::shared()?;
+    rt.block_on(hs.register("schedulight", "bench-bot-password", false))?;
+    Ok(format!(
+        "matrix:\n  homeserver: {}\n  user_id: \"@schedulight:{}\"\n  password: bench-bot-password\n  \
+         allowed_users: [\"@*:{}\"]\n  store_passphrase: bench\n  store_dir: {}\n",
+        hs.url(),
+        hs.server_name(),
+        hs.server_name(),
+        dir.join("matrix-store").display()
+    ))
+}
+
+fn idle(
+    rt: &tokio::runtime::Runtime,
+    label: &str,
+    location: &str,
+    dir: &std::path::Path,
+    bot: Option<&str>,
+) -> bool {
+    if bot.is_none() {
+        let (service, sql) = common::service(rt, location, BBB_URL);
+        let took = common::schedule(rt, &service, common::future_meetings("m", MEETINGS));
+        rt.block_on(sql.close());
+        println!(
+            "[{label}] scheduled {MEETINGS} future meetings in {:.1} s",
+            took.as_secs_f64()
+        );
+    }
+    let mut daemon =
+        Daemon::start_with(&dir.join(label), location, BBB_URL, bot.unwrap_or_default());
+    if bot.is_some() {
+        daemon
+            .wait_for(Duration::from_secs(120), |m| {
+                m.starts_with("Matrix session ready")
+            })
+            .expect("the bot did not log in");
+    }
     // Let start-up settle, then measure a quiet period.
     std::thread::sleep(Duration::from_secs(2));
     let pid = daemon.pid();
@@ -65,7 +104,8 @@ fn idle(rt: &tokio::runtime::Runtime, backend: common::Backend, dir: &std::path:
         verdict(qps <= 1.0, "at most 1/s", "OVER 1/s")
     );
     println!(
-        "[{label}] P4 memory: RSS {rss_mb:.1} MB with {MEETINGS} meetings in the store (bot off) → {}",
+        "[{label}] P4 memory: RSS {rss_mb:.1} MB with {MEETINGS} meetings in the store (bot {}) → {}",
+        if bot.is_some() { "on" } else { "off" },
         verdict(rss_mb < 60.0, "under 60 MB", "OVER 60 MB")
     );
     for p in &stopped.problems {

@@ -72,10 +72,11 @@ fn start_lag(rt: &Runtime, backend: common::Backend, dir: &std::path::Path) -> b
         "[{label}] scheduled {DUE} meetings starting at {due} in {:.1} s",
         took.as_secs_f64()
     );
-    let daemon = Daemon::start(
+    let daemon = Daemon::start_with(
         &dir.join(format!("lag-{label}")),
         &backend.location,
         &bbb_url,
+        "",
     );
     let ahead = due.duration_since(jiff::Timestamp::now());
     if ahead.is_negative() {

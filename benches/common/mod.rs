@@ -152,7 +152,8 @@ pub struct Stopped {
 impl Daemon {
     /// Start it on the store at `location` with server `bbb` at `bbb_url`, scheduler and
     /// callback listener on, bot off; wait until it is running.
-    pub fn start(dir: &Path, location: &str, bbb_url: &str) -> Daemon {
+    /// `extra`: more top-level config sections (e.g. `matrix:`), appended as they are.
+    pub fn start_with(dir: &Path, location: &str, bbb_url: &str, extra: &str) -> Daemon {
         std::fs::create_dir_all(dir).expect("daemon dir");
         // JSON strings are valid YAML scalars, whatever the URL's password holds.
         let quote = |s: &str| serde_json::to_string(s).expect("string");
@@ -160,7 +161,7 @@ impl Daemon {
             dir.join("bot-config.yml"),
             format!(
                 "store:\n  location: {}\napi:\n  listen: 127.0.0.1:0\nlogging:\n  level: info\n  \
-                 json: true\nservers:\n  bbb:\n    BBB_URL: {}\n    BBB_SECRET: {}\n",
+                 json: true\nservers:\n  bbb:\n    BBB_URL: {}\n    BBB_SECRET: {}\n{extra}",
                 quote(location),
                 quote(bbb_url),
                 quote(SECRET)
@@ -236,7 +237,7 @@ impl Daemon {
     }
 
     /// The next log line whose message matches, noting warnings and errors on the way.
-    fn wait_for(
+    pub fn wait_for(
         &mut self,
         limit: Duration,
         matches: impl Fn(&str) -> bool,
