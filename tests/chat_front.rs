@@ -315,3 +315,31 @@ impl World {
         self.clock.now()
     }
 }
+
+#[tokio::test]
+async fn matrix_users_become_their_emails() {
+    let w = world().await;
+    // The meeting invitations go to the mapped address; an unmappable id is asked about.
+    let r = w
+        .reply(
+            "@ada:uni.example",
+            "!sl schedule meeting Seminar tomorrow 11:00 with @bob:uni.example",
+        )
+        .await;
+    assert!(r.ok, "{}", r.plain);
+    let m = &w.store.list_meetings().await.unwrap()[0];
+    let invited: Vec<&str> = m
+        .spec
+        .send_invitation_link
+        .keys()
+        .map(|e| e.as_str())
+        .collect();
+    assert_eq!(invited, ["bob@uni.example"]);
+    let r = w
+        .reply(
+            "@ada:uni.example",
+            "!sl share room abc-def-ghi with @eve:other.example",
+        )
+        .await;
+    assert!(!r.ok && r.plain.contains("e-mail"), "{}", r.plain);
+}

@@ -14,6 +14,9 @@ pub struct Access {
     email_rule: Option<String>,
     emails: std::collections::BTreeMap<String, Email>,
     min_power_level: i64,
+    /// The bot's own homeserver: a rule without `{server}` maps only its users (else
+    /// `@ada:elsewhere.example` would become ada@uni.example).
+    home_server: String,
 }
 
 /// Why a user is turned away.
@@ -52,6 +55,25 @@ impl Access {
             email_rule: c.email_rule.clone(),
             emails: c.emails.clone(),
             min_power_level: c.min_power_level,
+            home_server: c
+                .user_id
+                .split_once(':')
+                .map(|(_, server)| server.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The local terminal user of `schedulight chat` without a `matrix:` section: an
+    /// administrator, as every other local command is.
+    pub fn local_admin(user: &str) -> Self {
+        let server = user.split_once(':').map(|(_, s)| s).unwrap_or_default();
+        Self {
+            allowed: vec![user.to_string()],
+            admins: vec![user.to_string()],
+            email_rule: None,
+            emails: Default::default(),
+            min_power_level: 0,
+            home_server: server.to_string(),
         }
     }
 
@@ -87,6 +109,9 @@ impl Access {
         }
         let rule = self.email_rule.as_ref()?;
         let (local, server) = user.strip_prefix('@')?.split_once(':')?;
+        if !rule.contains("{server}") && server != self.home_server {
+            return None;
+        }
         rule.replace("{localpart}", local)
             .replace("{server}", server)
             .parse()
@@ -181,6 +206,7 @@ mod tests {
             )]
             .into(),
             min_power_level: 50,
+            home_server: "uni.example".into(),
         }
     }
 
@@ -243,6 +269,11 @@ mod tests {
             "bob@uni.example"
         );
         assert_eq!(a.email_of("not-an-id"), None);
+        assert_eq!(
+            a.email_of("@ada:evil.example"),
+            None,
+            "the rule maps only the bot's homeserver"
+        );
         let ada: Email = "ada.lovelace@uni.example".parse().unwrap();
         assert_eq!(
             a.user_of(&ada, "uni.example").as_deref(),

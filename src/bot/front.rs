@@ -120,10 +120,49 @@ impl ChatFront {
             Ok(ctx) => ctx,
             Err(reply) => return Some(reply),
         };
-        Some(match parse(text, &ctx) {
+        let text = self.map_user_ids(text);
+        Some(match parse(&text, &ctx) {
             Err(e) => Reply::text(false, e.to_string()),
             Ok(parsed) => self.act(m.sender, parsed).await,
         })
+    }
+
+    /// What a command would do, without doing it (`schedulight chat --dry-run`): the access
+    /// checks and the parse, nothing executed or held.
+    pub async fn dry_run(&self, m: &Incoming<'_>) -> Result<Parsed, Reply> {
+        let text = command_text(
+            m.body,
+            &self.prefix,
+            &self.bot_user_id,
+            self.bot_display_name.as_deref(),
+            m.mentioned_bot,
+            m.is_direct,
+        )
+        .ok_or_else(|| Reply::text(false, "That message is not addressed to the bot."))?;
+        self.access
+            .may_command(m.sender)
+            .map_err(|r| Reply::text(false, format!("Sorry: {r}.")))?;
+        let ctx = self.context(m.sender).await?;
+        let parsed =
+            parse(&self.map_user_ids(text), &ctx).map_err(|e| Reply::text(false, e.to_string()))?;
+        if let Parsed::Run { op, .. } = &parsed {
+            self.access
+                .check_operation(m.sender, op)
+                .map_err(|r| Reply::text(false, format!("Sorry: {r}.")))?;
+        }
+        Ok(parsed)
+    }
+
+    /// Matrix users named in a command (`share room … with @bob:uni.example`) become their
+    /// Greenlight e-mails; users the bot cannot map stay, and the parser asks for the address.
+    fn map_user_ids(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for id in crate::chat::user_ids(text) {
+            if let Some(email) = self.access.email_of(id) {
+                out = out.replace(id, email.as_str());
+            }
+        }
+        out
     }
 
     async fn context(&self, sender: &str) -> Result<ChatContext, Reply> {

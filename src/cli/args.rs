@@ -55,6 +55,9 @@ pub enum Command {
         /// The result number printed by the command.
         id: i64,
     },
+    /// Run one chat command through the bot's parser, permission check, executor and replies,
+    /// and print the reply (`SCHEDULIGHT_NOW=<RFC 3339>` fixes the clock).
+    Chat(ChatArgs),
     /// Serve a simulated BBB server (for trying things out and for tests).
     BbbSim(BbbSimArgs),
     /// Start a simulated BBB server and a local store, create and start a demo meeting, print
@@ -315,4 +318,18 @@ pub struct DemoArgs {
     /// Exit after printing the links instead of serving the simulator until Ctrl-C.
     #[arg(long)]
     pub once: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The Matrix user to act as; with a `matrix:` section its rules apply, without one this
+    /// local user is an administrator.
+    #[arg(long = "as", default_value = "@admin:localhost")]
+    pub user: String,
+    /// Parse and check only; show what would happen.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The command, e.g. "schedule meeting Seminar tomorrow 11:00" (the prefix is optional).
+    #[arg(required = true, num_args = 1..)]
+    pub text: Vec<String>,
 }

@@ -14,6 +14,7 @@ use crate::domain::{Actor, MeetingId, OpError, Operation, Outcome, ServerId};
 use render::RenderOptions;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 const DEFAULT_CONFIG: &str = "bot-config.yml";
 
@@ -33,6 +34,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::CheckConfig { files } => Ok(check_config(cli.config.as_deref(), files)),
         Command::BbbSim(args) => demo::bbb_sim(args).await,
+        Command::Chat(args) => chat(cli.config.as_deref(), args, json).await,
         Command::Demo(args) => demo::demo(args).await,
         Command::Run => {
             let config = load_config(cli.config.as_deref())?;
@@ -178,6 +180,86 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<AppConfig> {
         None => AppConfig::from_env(&config::process_env()),
     };
     loaded.map_err(|e| anyhow::anyhow!("the configuration has problems:\n{e}"))
+}
+
+/// `schedulight chat`: the bot's front end in a terminal.
+async fn chat(path: Option<&Path>, args: args::ChatArgs, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::bot::access::Access;
+    use crate::bot::front::{ChatFront, Incoming};
+    let config = load_config(path)?;
+    init_logging(&config);
+    let matrix = config.matrix.clone();
+    let app = match std::env::var("SCHEDULIGHT_NOW") {
+        Ok(now) => {
+            let now: jiff::Timestamp = now
+                .parse()
+                .map_err(|e| anyhow::anyhow!("SCHEDULIGHT_NOW={now:?}: {e}"))?;
+            let store = Arc::new(crate::app::open_store(&config.store.location).await?);
+            App::with_parts(
+                config,
+                store,
+                Arc::new(crate::bbb::HttpConnector::try_new()?),
+                Arc::new(crate::clock::ManualClock::new(now)),
+            )
+            .await?
+        }
+        Err(_) => App::build(config).await?,
+    };
+    let (access, prefix, bot) = match &matrix {
+        Some(m) => (
+            Access::from_config(m),
+            m.command_prefix.clone(),
+            m.user_id.clone(),
+        ),
+        None => (
+            Access::local_admin(&args.user),
+            "!sl".to_string(),
+            "@schedulight:localhost".to_string(),
+        ),
+    };
+    let front = ChatFront::new(app.service.clone(), access, &prefix, &bot);
+    let body = args.text.join(" ");
+    let incoming = Incoming {
+        sender: &args.user,
+        body: &body,
+        is_direct: true,
+        mentioned_bot: false,
+        power_level: 0,
+    };
+    if args.dry_run {
+        return Ok(match front.dry_run(&incoming).await {
+            Ok(parsed) if json => {
+                println!("{}", serde_json::to_string_pretty(&parsed)?);
+                ExitCode::SUCCESS
+            }
+            Ok(parsed) => {
+                println!("would do: {}", serde_json::to_string_pretty(&parsed)?);
+                ExitCode::SUCCESS
+            }
+            Err(reply) => {
+                println!("{}", reply.plain);
+                ExitCode::FAILURE
+            }
+        });
+    }
+    let Some(reply) = front.respond(&incoming).await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "ok": reply.ok, "plain": reply.plain, "html": reply.html
+            }))?
+        );
+    } else {
+        println!("{}", reply.plain.trim_end());
+    }
+    Ok(if reply.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn open_app(path: Option<&Path>) -> anyhow::Result<App> {
