@@ -10,6 +10,8 @@
 use jiff::Timestamp;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::ruma::api::client::room::create_room::v3::Request as CreateRoom;
+use matrix_sdk::ruma::events::reaction::ReactionEventContent;
+use matrix_sdk::ruma::events::relation::Annotation;
 use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
 use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::events::room::message::{
@@ -294,6 +296,47 @@ async fn reminder_reaches_an_encrypted_room_and_strangers_are_declined() {
         scheduled[0].spec.owner.as_ref().unwrap().email.as_str(),
         "ada@uni.example"
     );
+    // Cancelling waits for a confirmation; ada's ✅ on the prompt (which the bot offers
+    // itself) confirms it.
+    let seminar = scheduled[0].spec.id.to_string();
+    ada_room
+        .send(RoomMessageEventContent::text_plain(format!(
+            "!sl cancel {seminar}"
+        )))
+        .await
+        .unwrap();
+    let prompt = next_from(&mut ada_messages, &bot_user).await;
+    assert!(
+        prompt.content.body().contains("react ✅"),
+        "{}",
+        prompt.content.body()
+    );
+    let phase = async || {
+        s.store
+            .get_meeting(&seminar.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .phase
+            .as_str()
+            .to_string()
+    };
+    assert_ne!(phase().await, "cancelled", "not before the confirmation");
+    ada_room
+        .send(ReactionEventContent::new(Annotation::new(
+            prompt.event_id.clone(),
+            "✅".into(),
+        )))
+        .await
+        .unwrap();
+    let done = next_from(&mut ada_messages, &bot_user).await;
+    assert!(
+        done.content.body().contains("cancelled"),
+        "{}",
+        done.content.body()
+    );
+    assert_eq!(phase().await, "cancelled");
+
     // Nonsense gets the usage and a did-you-mean, not silence.
     ada_room
         .send(RoomMessageEventContent::text_plain(

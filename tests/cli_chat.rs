@@ -34,16 +34,29 @@ fn chat_commands_from_the_terminal() {
 
     let (ok, out) = chat(
         dir,
-        &["--dry-run", "--json", "schedule meeting Seminar tomorrow 11:00"],
+        &[
+            "--dry-run",
+            "--json",
+            "schedule meeting Seminar tomorrow 11:00",
+        ],
     );
     assert!(ok, "{out}");
     let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(parsed["run"]["op"]["op"], "schedule_meeting", "{out}");
-    assert_eq!(parsed["run"]["op"]["meeting"]["startDate"], "2026-12-03 11:00");
+    assert_eq!(
+        parsed["run"]["op"]["meeting"]["startDate"],
+        "2026-12-03 11:00"
+    );
     let (_, listed) = chat(dir, &["meetings"]);
-    assert!(listed.contains("no meetings"), "dry run did nothing: {listed}");
+    assert!(
+        listed.contains("no meetings"),
+        "dry run did nothing: {listed}"
+    );
 
-    let (ok, out) = chat(dir, &["schedule", "meeting", "Seminar", "tomorrow", "11:00"]);
+    let (ok, out) = chat(
+        dir,
+        &["schedule", "meeting", "Seminar", "tomorrow", "11:00"],
+    );
     assert!(ok, "{out}");
     assert!(out.contains("Thu 3 Dec 2026, 11:00 CET"), "{out}");
     let (ok, listed) = chat(dir, &["!sl meetings"]);

@@ -35,13 +35,20 @@ pub struct Reply {
     pub html: String,
     /// ✅ or ❌ on the command.
     pub ok: bool,
+    /// The pending confirmation this reply asks for: a ✅ reaction on it confirms.
+    pub prompt: Option<u32>,
 }
 
 impl Reply {
     fn text(ok: bool, plain: impl Into<String>) -> Self {
         let plain = plain.into();
         let html = super::notices::escape(&plain).replace('\n', "<br>");
-        Self { plain, html, ok }
+        Self {
+            plain,
+            html,
+            ok,
+            prompt: None,
+        }
     }
 
     /// Tables and listings keep their columns.
@@ -57,7 +64,12 @@ impl Reply {
         } else {
             format!("{}<pre>{}</pre>", esc(head), esc(block.trim_end()))
         };
-        Self { plain, html, ok }
+        Self {
+            plain,
+            html,
+            ok,
+            prompt: None,
+        }
     }
 }
 
@@ -77,6 +89,8 @@ pub struct ChatFront {
     pending: Mutex<HashMap<u32, Pending>>,
     next_id: Mutex<u32>,
     zones: Mutex<HashMap<String, TimeZone>>,
+    /// Confirmation prompts the bot posted: event id → pending id.
+    prompts: Mutex<HashMap<String, u32>>,
 }
 
 impl ChatFront {
@@ -90,6 +104,7 @@ impl ChatFront {
             pending: Mutex::new(HashMap::new()),
             next_id: Mutex::new(0),
             zones: Mutex::new(HashMap::new()),
+            prompts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -125,6 +140,31 @@ impl ChatFront {
             Err(e) => Reply::text(false, e.to_string()),
             Ok(parsed) => self.act(m.sender, parsed).await,
         })
+    }
+
+    /// Remember the event of a confirmation prompt, so a ✅ on it confirms.
+    pub fn remember_prompt(&self, event_id: &str, id: u32) {
+        self.prompts
+            .lock()
+            .expect("prompts lock")
+            .insert(event_id.to_string(), id);
+    }
+
+    /// A reaction on one of the bot's prompts: ✅ from the requester confirms (the same
+    /// checks as `confirm N`); anything else is ignored.
+    pub async fn on_reaction(&self, sender: &str, event_id: &str, key: &str) -> Option<Reply> {
+        if key.trim_end_matches('\u{fe0f}') != "✅" {
+            return None;
+        }
+        let id = *self.prompts.lock().expect("prompts lock").get(event_id)?;
+        if self.access.may_command(sender).is_err() {
+            return None;
+        }
+        let reply = self.act(sender, Parsed::Confirm { id }).await;
+        if reply.ok {
+            self.prompts.lock().expect("prompts lock").remove(event_id);
+        }
+        Some(reply)
     }
 
     /// What a command would do, without doing it (`schedulight chat --dry-run`): the access
@@ -216,17 +256,19 @@ impl ChatFront {
                 }
                 if confirm {
                     let id = self.hold(sender, op.clone());
-                    return Reply::text(
+                    let mut reply = Reply::text(
                         true,
                         format!(
-                            "This cannot be undone: {}. To go ahead write `{} confirm {id}` \
-                             within {} minutes; `{} deny {id}` drops it.",
+                            "This cannot be undone: {}. To go ahead react ✅ here or write \
+                             `{} confirm {id}` within {} minutes; `{} deny {id}` drops it.",
                             describe(&op),
                             self.prefix,
                             CONFIRM_WITHIN.as_mins(),
                             self.prefix
                         ),
                     );
+                    reply.prompt = Some(id);
+                    return reply;
                 }
                 self.run(sender, op, echo).await
             }

@@ -16,7 +16,7 @@ use matrix_sdk::config::{RequestConfig, SyncSettings};
 use matrix_sdk::encryption::recovery::RecoveryState;
 use matrix_sdk::encryption::{BackupDownloadStrategy, EncryptionSettings};
 use matrix_sdk::ruma::events::Mentions;
-use matrix_sdk::ruma::events::reaction::ReactionEventContent;
+use matrix_sdk::ruma::events::reaction::{OriginalSyncReactionEvent, ReactionEventContent};
 use matrix_sdk::ruma::events::relation::Annotation;
 use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
 use matrix_sdk::ruma::events::room::message::{
@@ -124,6 +124,7 @@ impl MatrixBot {
         self.join_configured_rooms().await;
         // Registered after the first sync: commands from before the start are not run.
         self.add_message_handler();
+        self.add_reaction_handler();
         let notices = tokio::spawn(self.clone().notice_loop());
         let settings = SyncSettings::default()
             .token(first.next_batch)
@@ -204,6 +205,35 @@ impl MatrixBot {
         );
     }
 
+    /// ✅ on a confirmation prompt confirms it.
+    fn add_reaction_handler(&self) {
+        let front = self.front.clone();
+        self.client.add_event_handler(
+            move |ev: OriginalSyncReactionEvent, room: Room, client: Client| {
+                let front = front.clone();
+                async move {
+                    if Some(ev.sender.as_ref()) == client.user_id() {
+                        return;
+                    }
+                    tokio::spawn(async move {
+                        let rel = &ev.content.relates_to;
+                        let Some(reply) = front
+                            .on_reaction(ev.sender.as_str(), rel.event_id.as_str(), &rel.key)
+                            .await
+                        else {
+                            return;
+                        };
+                        let content = RoomMessageEventContent::notice_html(reply.plain, reply.html)
+                            .add_mentions(Mentions::new());
+                        if let Err(e) = room.send(content).await {
+                            tracing::warn!(error = %e, "cannot answer a confirmation");
+                        }
+                    });
+                }
+            },
+        );
+    }
+
     async fn notice_loop(self) {
         let sink = MatrixSink {
             client: self.client.clone(),
@@ -261,8 +291,17 @@ async fn handle_message(
     let content = RoomMessageEventContentWithoutRelation::notice_html(reply.plain, reply.html)
         .add_mentions(Mentions::new())
         .make_reply_to(&ev, ForwardThread::Yes, AddMentions::No);
-    if let Err(e) = room.send(content).await {
-        tracing::warn!(room = %room.room_id(), error = %e, "cannot send a reply");
+    match room.send(content).await {
+        Ok(sent) => {
+            if let Some(id) = reply.prompt {
+                // The bot offers ✅ itself, so confirming is one click.
+                let prompt = sent.response.event_id;
+                front.remember_prompt(prompt.as_str(), id);
+                let offer = ReactionEventContent::new(Annotation::new(prompt, "✅".into()));
+                let _ = room.send(offer).await;
+            }
+        }
+        Err(e) => tracing::warn!(room = %room.room_id(), error = %e, "cannot send a reply"),
     }
     let key = if reply.ok { "✅" } else { "❌" };
     let reaction = ReactionEventContent::new(Annotation::new(ev.event_id.clone(), key.into()));
