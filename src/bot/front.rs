@@ -115,31 +115,33 @@ impl ChatFront {
 
     /// The reply to one message, or None when the message is not for the bot.
     pub async fn respond(&self, m: &Incoming<'_>) -> Option<Reply> {
-        let text = command_text(
+        let text = self.addressed(m)?;
+        Some(match self.checked_parse(m, text).await {
+            Ok(parsed) => self.act(m.sender, parsed).await,
+            Err(reply) => reply,
+        })
+    }
+
+    /// The command in a message, or None when the message is not for the bot.
+    fn addressed<'a>(&self, m: &Incoming<'a>) -> Option<&'a str> {
+        command_text(
             m.body,
             &self.prefix,
             &self.bot_user_id,
             self.bot_display_name.as_deref(),
             m.mentioned_bot,
             m.is_direct,
-        )?;
-        if let Err(refusal) = self.access.may_command(m.sender) {
-            return Some(Reply::text(false, format!("Sorry: {refusal}.")));
+        )
+    }
+
+    /// Who may ask (allow-list, and the power level in group rooms), then the parse.
+    async fn checked_parse(&self, m: &Incoming<'_>, text: &str) -> Result<Parsed, Reply> {
+        self.access.may_command(m.sender).map_err(refused)?;
+        if !m.is_direct {
+            self.access.may_in_room(m.power_level).map_err(refused)?;
         }
-        if !m.is_direct
-            && let Err(refusal) = self.access.may_in_room(m.power_level)
-        {
-            return Some(Reply::text(false, format!("Sorry: {refusal}.")));
-        }
-        let ctx = match self.context(m.sender).await {
-            Ok(ctx) => ctx,
-            Err(reply) => return Some(reply),
-        };
-        let text = self.map_user_ids(text);
-        Some(match parse(&text, &ctx) {
-            Err(e) => Reply::text(false, e.to_string()),
-            Ok(parsed) => self.act(m.sender, parsed).await,
-        })
+        let ctx = self.context(m.sender).await?;
+        parse(&self.map_user_ids(text), &ctx).map_err(|e| Reply::text(false, e.to_string()))
     }
 
     /// Remember the event of a confirmation prompt, so a ✅ on it confirms.
@@ -170,25 +172,12 @@ impl ChatFront {
     /// What a command would do, without doing it (`schedulight chat --dry-run`): the access
     /// checks and the parse, nothing executed or held.
     pub async fn dry_run(&self, m: &Incoming<'_>) -> Result<Parsed, Reply> {
-        let text = command_text(
-            m.body,
-            &self.prefix,
-            &self.bot_user_id,
-            self.bot_display_name.as_deref(),
-            m.mentioned_bot,
-            m.is_direct,
-        )
-        .ok_or_else(|| Reply::text(false, "That message is not addressed to the bot."))?;
-        self.access
-            .may_command(m.sender)
-            .map_err(|r| Reply::text(false, format!("Sorry: {r}.")))?;
-        let ctx = self.context(m.sender).await?;
-        let parsed =
-            parse(&self.map_user_ids(text), &ctx).map_err(|e| Reply::text(false, e.to_string()))?;
+        let text = self
+            .addressed(m)
+            .ok_or_else(|| Reply::text(false, "That message is not addressed to the bot."))?;
+        let parsed = self.checked_parse(m, text).await?;
         if let Parsed::Run { op, .. } = &parsed {
-            self.access
-                .check_operation(m.sender, op)
-                .map_err(|r| Reply::text(false, format!("Sorry: {r}.")))?;
+            self.access.check_operation(m.sender, op).map_err(refused)?;
         }
         Ok(parsed)
     }
@@ -252,7 +241,7 @@ impl ChatFront {
             }
             Parsed::Run { op, confirm, echo } => {
                 if let Err(refusal) = self.access.check_operation(sender, &op) {
-                    return Reply::text(false, format!("Sorry: {refusal}."));
+                    return refused(refusal);
                 }
                 if confirm {
                     let id = self.hold(sender, op.clone());
@@ -342,6 +331,10 @@ impl ChatFront {
             Some(_) => Ok(pending.remove(&id).expect("present").op),
         }
     }
+}
+
+fn refused(refusal: super::access::Refusal) -> Reply {
+    Reply::text(false, format!("Sorry: {refusal}."))
 }
 
 /// A short description of a destructive operation for its confirmation prompt.

@@ -4,7 +4,7 @@
 //! The Matrix side sits behind [`ChatSink`], so the worker is tested without a homeserver.
 
 use super::access::Access;
-use crate::domain::{MeetingId, NoticeKind};
+use crate::domain::NoticeKind;
 use crate::service::Service;
 use crate::store::{OutboxEntry, StoredMeeting};
 use async_trait::async_trait;
@@ -100,7 +100,7 @@ async fn compose(
         None => None,
     };
     let link = match &r.meeting_id {
-        Some(id) => public_link(service, id).await,
+        Some(id) => service.public_link(id).await.ok().flatten(),
         None => None,
     };
     let owner = meeting
@@ -108,10 +108,6 @@ async fn compose(
         .and_then(|m| m.spec.owner.as_ref())
         .and_then(|o| access.user_of(&o.email, homeserver_name));
     render(r.kind, &r.data, meeting.as_ref(), link.as_deref(), owner)
-}
-
-async fn public_link(service: &Service, id: &MeetingId) -> Option<String> {
-    service.public_link(id).await.ok().flatten()
 }
 
 /// The text of a notice. Pure: everything it needs is passed in.

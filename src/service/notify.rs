@@ -266,6 +266,43 @@ pub(crate) fn occurrence_data(start: &jiff::Zoned) -> Value {
 
 /// The workflow's mail and notice steps.
 impl Service {
+    /// Run one of the mail steps of the timeline (only these read the server's `send_emails`,
+    /// so the opening and closing steps do not pay for the lookup).
+    pub(super) async fn run_mail_step(
+        &self,
+        spec: &MeetingSpec,
+        occ: &crate::scheduler::plan::Occurrence,
+        step: crate::scheduler::plan::StepKind,
+    ) -> Result<(), OpError> {
+        use crate::scheduler::plan::StepKind;
+        let server = self
+            .store
+            .get_server(&spec.server)
+            .await
+            .map_err(internal)?;
+        let server = server.as_ref();
+        match step {
+            StepKind::OwnerInfoMail => self.owner_info_mail(spec, server).await,
+            StepKind::Invitations => {
+                self.recipient_mails(spec, server, NoticeKind::Invitation)
+                    .await
+            }
+            StepKind::ModeratorLinks => {
+                self.recipient_mails(spec, server, NoticeKind::ModeratorLink)
+                    .await
+            }
+            StepKind::OwnerReminder => {
+                let minutes = self
+                    .settings
+                    .plan_defaults
+                    .for_meeting(spec)
+                    .reminder_minutes;
+                self.reminder(spec, server, occ, minutes).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Owner info mail, once per series (`owner_infoMailSent`).
     pub(super) async fn owner_info_mail(
         &self,

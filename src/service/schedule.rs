@@ -218,12 +218,6 @@ impl Service {
                     .map_err(JobError::from_op)?;
             }
         } else {
-            let server = self
-                .store
-                .get_server(&m.spec.server)
-                .await
-                .map_err(|e| JobError::from_op(internal(e)))?;
-            let server = server.as_ref();
             match step {
                 StepKind::PreOpen => self.open(m, occ, now, true).await?,
                 StepKind::Start => self.open(m, occ, now, false).await?,
@@ -231,28 +225,13 @@ impl Service {
                     self.stop_stream(m, occ).await;
                     self.close(m, occ).await?
                 }
-                StepKind::OwnerInfoMail => self
-                    .owner_info_mail(&m.spec, server)
+                StepKind::OwnerInfoMail
+                | StepKind::Invitations
+                | StepKind::ModeratorLinks
+                | StepKind::OwnerReminder => self
+                    .run_mail_step(&m.spec, occ, step)
                     .await
                     .map_err(JobError::from_op)?,
-                StepKind::Invitations => self
-                    .recipient_mails(&m.spec, server, NoticeKind::Invitation)
-                    .await
-                    .map_err(JobError::from_op)?,
-                StepKind::ModeratorLinks => self
-                    .recipient_mails(&m.spec, server, NoticeKind::ModeratorLink)
-                    .await
-                    .map_err(JobError::from_op)?,
-                StepKind::OwnerReminder => {
-                    let minutes = self
-                        .settings
-                        .plan_defaults
-                        .for_meeting(&m.spec)
-                        .reminder_minutes;
-                    self.reminder(&m.spec, server, occ, minutes)
-                        .await
-                        .map_err(JobError::from_op)?
-                }
                 other => self.run_setup(m, other).await?,
             }
         }
