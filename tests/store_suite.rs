@@ -1114,6 +1114,27 @@ async fn sqlite_two_instances_claim_disjoint_jobs() {
     concurrent_claimers(Arc::new(a), Arc::new(b)).await;
 }
 
+/// A fresh file opened by several stores at once (a daemon and a CLI command starting together):
+/// every one opens, none fails with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_fresh_file_opened_by_many_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..20 {
+        let path = dir.path().join(format!("fresh-{round}.db"));
+        let path = path.to_str().unwrap().to_string();
+        let opens = (0..4).map(|_| {
+            let path = path.clone();
+            tokio::spawn(async move { SqlStore::connect(&path).await })
+        });
+        for open in futures::future::join_all(opens).await {
+            let store = open
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert!(store.list_servers().await.unwrap().is_empty());
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_instances_claim_disjoint_jobs() {
     let url = pg_url().await;

@@ -199,6 +199,25 @@ impl SqlStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
+        // Several processes may open one file at once (a daemon and a CLI command starting
+        // together). SQLite's migrations have no lock of their own, and two connections switching a
+        // new file to WAL make one fail with "database is locked" without waiting. So the first
+        // connection does both alone, under an exclusive lock on the file, before the pool opens.
+        let in_memory = location.contains(":memory:") || location.contains("mode=memory");
+        if !in_memory {
+            let _lock = lock_file(location, options.get_filename()).await?;
+            let first = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options.clone())
+                .await
+                .map_err(|e| error::open(location, &e))?;
+            sqlx::migrate!("migrations/sqlite")
+                .run(&first)
+                .await
+                .map_err(error::migration)?;
+            first.close().await;
+        }
         // Keep one connection for the life of the pool: an `sqlite::memory:` database lives only
         // as long as a connection to it.
         let pool = SqlitePoolOptions::new()
@@ -210,10 +229,12 @@ impl SqlStore {
             .connect_with(options)
             .await
             .map_err(|e| error::open(location, &e))?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(error::migration)?;
+        if in_memory {
+            sqlx::migrate!("migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(error::migration)?;
+        }
         tracing::debug!(location, "opened SQLite store");
         Ok(SqlStore::with(Pool::Sqlite(pool)))
     }
@@ -236,6 +257,28 @@ impl SqlStore {
         tracing::debug!(location = %redact_location(location), "opened PostgreSQL store");
         Ok(SqlStore::with(Pool::Postgres(pool)))
     }
+}
+
+/// An exclusive advisory lock (`flock`) on the database file, released when dropped. SQLite's own
+/// locks are `fcntl` locks, which Linux keeps apart from `flock`, so this does not get in their way.
+async fn lock_file(location: &str, path: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let path = path.to_path_buf();
+    let failed = |e: std::io::Error| StoreError::Open {
+        location: redact_location(location),
+        reason: format!("cannot lock {}: {e}", path.display()),
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(failed)?;
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r)
+        .map_err(failed)
 }
 
 fn create_parent_dir(path: &str) -> Result<(), StoreError> {
