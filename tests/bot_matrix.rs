@@ -10,6 +10,7 @@
 use jiff::Timestamp;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::ruma::api::client::room::create_room::v3::Request as CreateRoom;
+use matrix_sdk::ruma::events::Mentions;
 use matrix_sdk::ruma::events::reaction::ReactionEventContent;
 use matrix_sdk::ruma::events::relation::Annotation;
 use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
@@ -268,6 +269,19 @@ async fn reminder_reaches_an_encrypted_room_and_strangers_are_declined() {
         Some(RoomState::Joined)
     );
 
+    // Ada publishes her time zone in her profile (`m.tz`); she has not told the bot one.
+    let tz = reqwest::Client::new()
+        .put(format!(
+            "{}/_matrix/client/v3/profile/@ada:{server}/m.tz",
+            hs.url()
+        ))
+        .bearer_auth(ada.access_token().unwrap())
+        .json(&serde_json::json!({ "m.tz": "America/New_York" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(tz.status().is_success(), "{:?}", tz.text().await);
+
     // Ada schedules from chat; the reply is a notice in reply to her command, echoing the
     // absolute time in her zone, and the meeting is hers.
     let ada_room = ada.get_room(&room_id).unwrap();
@@ -282,7 +296,7 @@ async fn reminder_reaches_an_encrypted_room_and_strangers_are_declined() {
         panic!("replies are notices: {:?}", reply.content.msgtype);
     };
     assert!(
-        notice.body.contains("Wed 2 Dec 2026, 11:00 CET"),
+        notice.body.contains("Wed 2 Dec 2026, 11:00 EST"),
         "{}",
         notice.body
     );
@@ -449,6 +463,81 @@ async fn reminder_reaches_an_encrypted_room_and_strangers_are_declined() {
     let entry = &s.store.list_outbox(&chat).await.unwrap()[0];
     assert_eq!(entry.state, OutboxState::Sent);
     assert_eq!(entry.reply.as_deref(), Some(reminder.event_id.as_str()));
+
+    // A user picked from the client's list arrives as a pill (display name in the body, ID in
+    // the HTML): the bot invites the user's e-mail.
+    ada_room
+        .send(
+            RoomMessageEventContent::text_html(
+                "!sl schedule meeting Pills 2026-12-03 12:00 with Bob Builder",
+                format!(
+                    "!sl schedule meeting Pills 2026-12-03 12:00 with \
+                     <a href=\"https://matrix.to/#/@bob:{server}\">Bob Builder</a>"
+                ),
+            )
+            .add_mentions(Mentions::with_user_ids([format!("@bob:{server}")
+                .parse::<OwnedUserId>()
+                .unwrap()])),
+        )
+        .await
+        .unwrap();
+    let reply = next_from(&mut ada_messages, &bot_user).await;
+    assert!(
+        reply.content.body().contains("Pills"),
+        "{}",
+        reply.content.body()
+    );
+    let pills = s
+        .store
+        .list_meetings()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.spec.name == "Pills")
+        .expect("the meeting with the pill");
+    let invited: Vec<String> = pills
+        .spec
+        .send_invitation_link
+        .keys()
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(invited, ["bob@uni.example"]);
+
+    // Starting the lecture by hand: the room sees no join link; the moderator link reaches
+    // ada in a direct message the bot opens (encrypted), which her client decrypts.
+    ada_room
+        .send(RoomMessageEventContent::text_plain("!sl start lecture now"))
+        .await
+        .unwrap();
+    let reply = next_from(&mut ada_messages, &bot_user).await;
+    let body = reply.content.body().to_string();
+    assert!(body.contains("started"), "{body}");
+    assert!(body.contains("direct message"), "{body}");
+    assert!(
+        !body.contains("checksum="),
+        "no join link in the room: {body}"
+    );
+    let dm = eventually(
+        "the bot's direct chat",
+        Duration::from_secs(30),
+        async || ada.invited_rooms().into_iter().next(),
+    )
+    .await;
+    assert_ne!(dm.room_id(), room_id);
+    dm.join().await.unwrap();
+    let private = next_from(&mut ada_messages, &bot_user).await;
+    let text = private.content.body();
+    assert!(text.contains("Moderator link: http"), "{text}");
+    assert!(text.contains("checksum="), "{text}");
+    assert!(
+        ada.get_room(dm.room_id())
+            .unwrap()
+            .latest_encryption_state()
+            .await
+            .unwrap()
+            .is_encrypted(),
+        "the direct chat is encrypted"
+    );
     running.abort();
     drop(bot);
 

@@ -343,3 +343,57 @@ async fn matrix_users_become_their_emails() {
         .await;
     assert!(!r.ok && r.plain.contains("e-mail"), "{}", r.plain);
 }
+
+/// Join links are credentials: a started meeting's moderator link goes to its owner in a
+/// direct message, whoever started it; the room's reply has none.
+#[tokio::test]
+async fn moderator_links_go_only_to_the_owner() {
+    let w = world().await;
+    let r = w
+        .reply(
+            "@ada:uni.example",
+            "!sl schedule meeting Seminar tomorrow 11:00",
+        )
+        .await;
+    assert!(r.ok, "{}", r.plain);
+    assert!(r.direct.is_empty(), "scheduling sends no secrets");
+    let id = w.store.list_meetings().await.unwrap()[0]
+        .spec
+        .id
+        .to_string();
+
+    let r = w
+        .reply("@bob:uni.example", &format!("!sl start {id} now"))
+        .await;
+    assert!(r.ok, "{}", r.plain);
+    for text in [&r.plain, &r.html] {
+        assert!(
+            !text.contains("checksum="),
+            "no join link in the room: {text}"
+        );
+    }
+    assert!(
+        r.plain
+            .contains("moderator link was sent to @ada:uni.example in a direct message"),
+        "{}",
+        r.plain
+    );
+    assert_eq!(r.direct.len(), 1);
+    let dm = &r.direct[0];
+    assert_eq!(dm.to, "@ada:uni.example");
+    assert!(dm.plain.contains("Moderator link: http"), "{}", dm.plain);
+    assert!(dm.plain.contains("checksum="), "{}", dm.plain);
+    assert!(
+        dm.plain.contains("asked by @bob:uni.example"),
+        "{}",
+        dm.plain
+    );
+
+    // Started again by the owner: to her, "you".
+    let r = w
+        .reply("@ada:uni.example", &format!("!sl start {id} now"))
+        .await;
+    assert!(r.ok && r.plain.contains("sent to you"), "{}", r.plain);
+    assert_eq!(r.direct[0].to, "@ada:uni.example");
+    assert!(!r.plain.contains("checksum="), "{}", r.plain);
+}

@@ -136,6 +136,11 @@ impl Access {
         plain.then(|| format!("@{local}:{homeserver_name}"))
     }
 
+    /// The Matrix user of a Greenlight e-mail on the bot's own homeserver.
+    pub fn owner_user(&self, email: &Email) -> Option<String> {
+        self.user_of(email, &self.home_server)
+    }
+
     /// The actor a Matrix user acts as: admins get every scope, allowed users the everyday
     /// ones (no server or mail administration).
     pub fn actor(&self, user: &str) -> Actor {

@@ -6,11 +6,18 @@
 use super::access::Access;
 use crate::chat::{ChatContext, Parsed, command_text, parse};
 use crate::cli::render::{self, RenderOptions};
-use crate::domain::{Operation, ServerId};
+use crate::domain::{Operation, Outcome, ServerId};
 use crate::service::Service;
 use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+/// The head of every direct message with join links.
+const PRIVATE: &str = "Only for you: anyone with a moderator link joins as moderator, so do not \
+                       pass it on.";
+
+/// How long a zone read from a Matrix profile is used before it is read again.
+const PROFILE_ZONE_FOR: SignedDuration = SignedDuration::from_hours(1);
 
 /// How long a confirmation (or an answer to a question) may wait.
 pub const CONFIRM_WITHIN: SignedDuration = SignedDuration::from_mins(10);
@@ -37,6 +44,24 @@ pub struct Reply {
     pub ok: bool,
     /// The pending confirmation this reply asks for: a ✅ reaction on it confirms.
     pub prompt: Option<u32>,
+    /// Secrets for one user each (moderator links), sent in a direct message, never to the room.
+    pub direct: Vec<Direct>,
+}
+
+/// A message for one user's eyes only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Direct {
+    /// The Matrix user.
+    pub to: String,
+    pub plain: String,
+    pub html: String,
+}
+
+impl Direct {
+    fn new(to: String, plain: String) -> Self {
+        let html = super::notices::escape(&plain).replace('\n', "<br>");
+        Self { to, plain, html }
+    }
 }
 
 impl Reply {
@@ -48,6 +73,7 @@ impl Reply {
             html,
             ok,
             prompt: None,
+            direct: Vec::new(),
         }
     }
 
@@ -69,6 +95,7 @@ impl Reply {
             html,
             ok,
             prompt: None,
+            direct: Vec::new(),
         }
     }
 }
@@ -89,6 +116,8 @@ pub struct ChatFront {
     pending: Mutex<HashMap<u32, Pending>>,
     next_id: Mutex<u32>,
     zones: Mutex<HashMap<String, TimeZone>>,
+    /// Zones users publish in their Matrix profile (`m.tz`), with when they were read.
+    profile_zones: Mutex<HashMap<String, (Option<TimeZone>, Timestamp)>>,
     /// Confirmation prompts the bot posted: event id → pending id.
     prompts: Mutex<HashMap<String, u32>>,
 }
@@ -104,6 +133,7 @@ impl ChatFront {
             pending: Mutex::new(HashMap::new()),
             next_id: Mutex::new(0),
             zones: Mutex::new(HashMap::new()),
+            profile_zones: Mutex::new(HashMap::new()),
             prompts: Mutex::new(HashMap::new()),
         }
     }
@@ -194,14 +224,40 @@ impl ChatFront {
         out
     }
 
-    async fn context(&self, sender: &str) -> Result<ChatContext, Reply> {
-        let zone = self
-            .zones
+    /// Whether the user's profile zone was read recently enough (an hour) to be used as is.
+    pub fn knows_profile_zone(&self, user: &str) -> bool {
+        let now = self.service.now();
+        self.profile_zones
             .lock()
-            .expect("zones lock")
-            .get(sender)
-            .cloned()
-            .unwrap_or_else(|| self.service.settings().default_time_zone.clone());
+            .expect("profile zones lock")
+            .get(user)
+            .is_some_and(|(_, at)| now.duration_since(*at) < PROFILE_ZONE_FOR)
+    }
+
+    /// The zone in the user's Matrix profile (`m.tz`), None when there is none or it is not an
+    /// IANA zone. Used when the user has not set one with `timezone`.
+    pub fn set_profile_zone(&self, user: &str, zone: Option<&str>) {
+        let zone = zone.and_then(|z| TimeZone::get(z.trim()).ok());
+        self.profile_zones
+            .lock()
+            .expect("profile zones lock")
+            .insert(user.to_string(), (zone, self.service.now()));
+    }
+
+    /// The user's zone: set with `timezone`, else from the profile, else the bot's default.
+    fn zone_of(&self, user: &str) -> TimeZone {
+        if let Some(z) = self.zones.lock().expect("zones lock").get(user) {
+            return z.clone();
+        }
+        let profile = self.profile_zones.lock().expect("profile zones lock");
+        match profile.get(user) {
+            Some((Some(z), _)) => z.clone(),
+            _ => self.service.settings().default_time_zone.clone(),
+        }
+    }
+
+    async fn context(&self, sender: &str) -> Result<ChatContext, Reply> {
+        let zone = self.zone_of(sender);
         Ok(ChatContext {
             now: self.service.now(),
             zone,
@@ -284,13 +340,129 @@ impl ChatFront {
         let actor = self.access.actor(sender);
         match self.service.execute(&actor, op).await {
             Ok(outcome) => {
-                let body = render::outcome(&outcome, RenderOptions::default());
+                let (outcome, direct, note) = self.keep_links_private(sender, outcome).await;
+                let mut body = render::outcome(&outcome, RenderOptions::default());
+                body.push_str(&note);
                 let head = echo
                     .map(|e| format!("Understood: {e}."))
                     .unwrap_or_default();
-                Reply::block(true, &head, &body)
+                let mut reply = Reply::block(true, &head, &body);
+                reply.direct = direct;
+                reply
             }
             Err(e) => Reply::text(false, render::error(&e)),
+        }
+    }
+
+    /// Join links are credentials: the room sees public room pages only. A moderator link goes
+    /// by direct message to the owner of its room or meeting: for a listing only the requester's
+    /// own (others ask for theirs), for a started meeting its owner, wherever it was started.
+    async fn keep_links_private(
+        &self,
+        sender: &str,
+        outcome: Outcome,
+    ) -> (Outcome, Vec<Direct>, String) {
+        let me = self.access.email_of(sender);
+        match outcome {
+            Outcome::Rooms { mut rooms } => {
+                let mut mine = Vec::new();
+                let mut others = std::collections::BTreeSet::new();
+                for r in &mut rooms {
+                    let (Some(moderator), viewer) = (r.moderator_link.take(), r.viewer_link.take())
+                    else {
+                        continue;
+                    };
+                    if me.as_ref().is_some_and(|e| e.as_str() == r.owner_email) {
+                        let mut text =
+                            format!("{} ({})\nModerator link: {moderator}\n", r.name, r.id);
+                        if let Some(v) = viewer {
+                            text.push_str(&format!("Viewer link: {v}\n"));
+                        }
+                        mine.push(text);
+                    } else {
+                        others.insert(r.owner_email.clone());
+                    }
+                }
+                let mut note = String::new();
+                let mut direct = Vec::new();
+                if !mine.is_empty() {
+                    note.push_str("Your moderator links: sent to you in a direct message.\n");
+                    direct.push(Direct::new(
+                        sender.to_string(),
+                        format!("{PRIVATE}\n\n{}", mine.join("\n")),
+                    ));
+                }
+                if !others.is_empty() {
+                    let owners = others.into_iter().collect::<Vec<_>>().join(", ");
+                    note.push_str(&format!(
+                        "Moderator links go only to the rooms' owners ({owners}); they get \
+                         theirs with `{} show links`.\n",
+                        self.prefix
+                    ));
+                }
+                (Outcome::Rooms { rooms }, direct, note)
+            }
+            Outcome::Started {
+                id,
+                server,
+                bbb_meeting_id,
+                already_running,
+                links,
+            } => {
+                let how = if already_running {
+                    "was already running"
+                } else {
+                    "started"
+                };
+                let mut message = format!(
+                    "meeting '{id}' {how} on server '{server}' (BBB meetingID {bbb_meeting_id})"
+                );
+                if let Some(room) = &links.room {
+                    message.push_str(&format!("\n  room page: {room}"));
+                }
+                let owner = self.meeting_owner(&id).await;
+                let to = match &owner {
+                    Some(email) if me.as_ref() == Some(email) => Some(sender.to_string()),
+                    Some(email) => self.access.owner_user(email),
+                    // A meeting without an owner: whoever may start it gets the link.
+                    None => Some(sender.to_string()),
+                };
+                let mut direct = Vec::new();
+                match (&to, &owner) {
+                    (Some(to), _) => {
+                        let whom = if to == sender {
+                            "you".to_string()
+                        } else {
+                            to.clone()
+                        };
+                        message.push_str(&format!(
+                            "\nThe moderator link was sent to {whom} in a direct message."
+                        ));
+                        direct.push(Direct::new(
+                            to.clone(),
+                            format!(
+                                "{PRIVATE}\n\nMeeting '{id}' {how} (asked by {sender}).\n\
+                                 Moderator link: {}\nViewer link: {}\n",
+                                links.moderator, links.viewer
+                            ),
+                        ));
+                    }
+                    (None, Some(email)) => message.push_str(&format!(
+                        "\nThe moderator link was not sent: no Matrix user is known for the \
+                         owner {email} (an administrator maps it under matrix.emails)."
+                    )),
+                    (None, None) => {}
+                }
+                (Outcome::Done { message }, direct, String::new())
+            }
+            other => (other, Vec::new(), String::new()),
+        }
+    }
+
+    async fn meeting_owner(&self, id: &crate::domain::MeetingId) -> Option<crate::domain::Email> {
+        match self.service.store().get_meeting(id).await {
+            Ok(Some(m)) => m.spec.owner.map(|o| o.email),
+            _ => None,
         }
     }
 

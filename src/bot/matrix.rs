@@ -6,7 +6,7 @@
 //! users.
 
 use super::access::Access;
-use super::front::{ChatFront, Incoming};
+use super::front::{ChatFront, Direct, Incoming};
 use super::notices::{self, ChatMessage, ChatSink, SinkError};
 use crate::config::{MatrixAuth, MatrixConfig};
 use crate::service::Service;
@@ -24,7 +24,7 @@ use matrix_sdk::ruma::events::room::message::{
     RoomMessageEventContent, RoomMessageEventContentWithoutRelation,
 };
 use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
-use matrix_sdk::ruma::{OwnedUserId, RoomAliasId, RoomId, RoomOrAliasId};
+use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, RoomOrAliasId};
 use matrix_sdk::{Client, Room, SessionMeta, SessionTokens};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -228,6 +228,7 @@ impl MatrixBot {
                         if let Err(e) = room.send(content).await {
                             tracing::warn!(error = %e, "cannot answer a confirmation");
                         }
+                        send_direct(&client, &room, &reply.direct).await;
                     });
                 }
             },
@@ -278,9 +279,17 @@ async fn handle_message(
         },
         _ => 0,
     };
+    // Users picked from the client's list arrive as display names; the pills carry their IDs.
+    let formatted = text.formatted.as_ref().map(|f| f.body.as_str());
+    let me = client.user_id().map(|u| u.to_string()).unwrap_or_default();
+    let body = crate::chat::pills_to_ids(&text.body, formatted, &me);
+    if !front.knows_profile_zone(ev.sender.as_str()) {
+        let zone = profile_zone(&client, &ev.sender).await;
+        front.set_profile_zone(ev.sender.as_str(), zone.as_deref());
+    }
     let incoming = Incoming {
         sender: ev.sender.as_str(),
-        body: &text.body,
+        body: &body,
         is_direct,
         mentioned_bot,
         power_level,
@@ -303,12 +312,110 @@ async fn handle_message(
         }
         Err(e) => tracing::warn!(room = %room.room_id(), error = %e, "cannot send a reply"),
     }
+    send_direct(&client, &room, &reply.direct).await;
     let key = if reply.ok { "✅" } else { "❌" };
     let reaction = ReactionEventContent::new(Annotation::new(ev.event_id.clone(), key.into()));
     if let Err(e) = room.send(reaction).await {
         tracing::debug!(error = %e, "cannot react to a command");
     }
 }
+
+/// Secrets go to their user's direct chat with the bot (the room the command came from when
+/// that is one), which is created, encrypted, when there is none yet. A failure is said in
+/// `origin`, without the secret.
+async fn send_direct(client: &Client, origin: &Room, messages: &[Direct]) {
+    for m in messages {
+        let result = match direct_room(client, origin, &m.to).await {
+            Ok(room) => room
+                .send(
+                    RoomMessageEventContent::notice_html(&m.plain, &m.html)
+                        .add_mentions(Mentions::new()),
+                )
+                .await
+                .map(|_| ())
+                .map_err(matrix_err),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(to = %m.to, error = %e, "cannot send a direct message");
+            let text = format!("I could not send {} a direct message: {e}", m.to);
+            let _ = origin
+                .send(RoomMessageEventContent::notice_plain(text).add_mentions(Mentions::new()))
+                .await;
+        }
+    }
+}
+
+async fn direct_room(client: &Client, origin: &Room, user: &str) -> Result<Room, BotError> {
+    let user = <&matrix_sdk::ruma::UserId>::try_from(user).map_err(matrix_err)?;
+    let is_origin = origin.is_direct().await.unwrap_or(false)
+        && origin
+            .direct_targets()
+            .iter()
+            .any(|t| t.as_str() == user.as_str());
+    if is_origin {
+        return Ok(origin.clone());
+    }
+    // One creation at a time, and rooms just created remembered until the sync reports them as
+    // direct chats, so two quick messages do not open two rooms. Keyed by bot and user.
+    static CREATED: tokio::sync::Mutex<Vec<(String, String, OwnedRoomId)>> =
+        tokio::sync::Mutex::const_new(Vec::new());
+    let mut created = CREATED.lock().await;
+    if let Some(room) = client.get_dm_room(user) {
+        return Ok(room);
+    }
+    let me = client.user_id().map(|u| u.to_string()).unwrap_or_default();
+    let known = created
+        .iter()
+        .find(|(bot, to, _)| *bot == me && to == user.as_str())
+        .and_then(|(_, _, id)| client.get_room(id))
+        .filter(|r| r.state() == matrix_sdk::RoomState::Joined);
+    if let Some(room) = known {
+        return Ok(room);
+    }
+    let room = client.create_dm(user).await.map_err(matrix_err)?;
+    created.push((me, user.to_string(), room.room_id().to_owned()));
+    Ok(room)
+}
+
+/// The IANA zone a user publishes in their profile (`m.tz`, Matrix 1.16), if any. Asked only
+/// when a command arrives, at most hourly per user. Asked on the stable path itself: the SDK
+/// picks a path by the versions a server advertises, and Synapse serves the stable path
+/// without advertising Matrix 1.16. A server without profile fields answers "not found",
+/// which is the same as no zone.
+async fn profile_zone(client: &Client, user: &matrix_sdk::ruma::UserId) -> Option<String> {
+    let mut url = client.homeserver();
+    url.path_segments_mut().ok()?.pop_if_empty().extend([
+        "_matrix",
+        "client",
+        "v3",
+        "profile",
+        user.as_str(),
+        "m.tz",
+    ]);
+    let mut request = client.http_client().get(url).timeout(PROFILE_TIMEOUT);
+    if let Some(token) = client.access_token() {
+        request = request.bearer_auth(token);
+    }
+    let answer = async {
+        let response = request.send().await?.error_for_status()?;
+        response.bytes().await
+    };
+    match answer.await {
+        Ok(body) => serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()?
+            .get("m.tz")?
+            .as_str()
+            .map(str::to_string),
+        Err(e) => {
+            tracing::debug!(%user, error = %e, "no time zone in the profile");
+            None
+        }
+    }
+}
+
+/// A profile lookup must not hold up a command for long.
+const PROFILE_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn answer_invite(room: Room, inviter: String, access: Arc<Access>) {
     if access.may_command(&inviter).is_err() {

@@ -95,6 +95,101 @@ fn strip_head<'a>(text: &'a str, head: &str) -> Option<&'a str> {
     start.eq_ignore_ascii_case(head).then(|| &text[n..])
 }
 
+/// The body with each user pill written as its Matrix ID. Element puts a picked user's display
+/// name into `body` ("share room … with Bob Smith") and the ID only into `formatted_body`
+/// (`<a href="https://matrix.to/#/@bob:uni.example">Bob Smith</a>`); the bot needs the ID.
+/// Pills of `skip` (the bot itself, whose name starts the command) stay as they are; a display
+/// name replaces only whole words, the first occurrence per pill.
+pub fn pills_to_ids(body: &str, formatted: Option<&str>, skip: &str) -> String {
+    let mut out = body.to_string();
+    let Some(html) = formatted else {
+        return out;
+    };
+    for (user, name) in user_pills(html) {
+        if user == skip || name.is_empty() || name == user {
+            continue;
+        }
+        if let Some(at) = find_word(&out, &name) {
+            out.replace_range(at..at + name.len(), &user);
+        }
+    }
+    out
+}
+
+/// `(user ID, link text)` of every `matrix.to` user link in `html`.
+fn user_pills(html: &str) -> Vec<(String, String)> {
+    const LINK: &str = "href=\"https://matrix.to/#/";
+    let mut pills = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(LINK) {
+        rest = &rest[i + LINK.len()..];
+        let Some(end) = rest.find('"') else { break };
+        let target = percent_decode(rest[..end].split('?').next().unwrap_or_default());
+        rest = &rest[end..];
+        let Some(open) = rest.find('>') else { break };
+        let Some(close) = rest.find("</a>") else {
+            break;
+        };
+        if open >= close {
+            continue;
+        }
+        let text = html_unescape(rest[open + 1..close].trim());
+        rest = &rest[close..];
+        if target.starts_with('@') && target.contains(':') {
+            pills.push((target, text));
+        }
+    }
+    pills
+}
+
+/// Byte offset of `word` in `text` standing as whole words (not inside a longer word).
+fn find_word(text: &str, word: &str) -> Option<usize> {
+    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+    let mut from = 0;
+    while let Some(i) = text.get(from..)?.find(word) {
+        let at = from + i;
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        if boundary(before) && boundary(after) {
+            return Some(at);
+        }
+        from = at + word.chars().next().map_or(1, char::len_utf8);
+    }
+    None
+}
+
+/// `%40` → `@` etc.; malformed escapes stay as written.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +246,29 @@ mod tests {
         assert_eq!(
             command_text("é!", "!bbb", "@ä:x", Some("ö"), true, false),
             None
+        );
+    }
+
+    #[test]
+    fn pills_become_matrix_ids() {
+        let body = "BBB Bot: share room abc-def-ghi with Bob Smith and Carol";
+        let html = "<a href=\"https://matrix.to/#/@bbb:uni.example\">BBB Bot</a>: share room \
+                    abc-def-ghi with <a href=\"https://matrix.to/#/%40bob%3Auni.example\">Bob Smith</a> \
+                    and <a href=\"https://matrix.to/#/@carol:uni.example?via=uni.example\">Carol</a>";
+        assert_eq!(
+            pills_to_ids(body, Some(html), BOT),
+            "BBB Bot: share room abc-def-ghi with @bob:uni.example and @carol:uni.example"
+        );
+        // Whole words only; rooms and broken HTML are left alone.
+        let html = "<a href=\"https://matrix.to/#/@al:x\">Al</a> <a href=\"https://matrix.to/#/!room:x\">r</a> <a href=\"";
+        assert_eq!(
+            pills_to_ids("Alice and Al", Some(html), BOT),
+            "Alice and @al:x"
+        );
+        assert_eq!(pills_to_ids("no html", None, BOT), "no html");
+        assert_eq!(
+            pills_to_ids("ü", Some("<a href=\"https://matrix.to/#/%zz\">ü</a>"), BOT),
+            "ü"
         );
     }
 }

@@ -33,7 +33,7 @@ mod zone;
 pub use args::user_ids;
 pub use commands::{COMMANDS, CommandDoc, commands, help};
 pub use error::ParseError;
-pub use mention::command_text;
+pub use mention::{command_text, pills_to_ids};
 
 use crate::domain::ids::{Email, ServerId};
 use crate::domain::operation::Operation;
