@@ -22,8 +22,11 @@ struct World {
 }
 
 async fn world() -> World {
+    world_on(Arc::new(MemoryStore::new())).await
+}
+
+async fn world_on(store: Arc<dyn Store>) -> World {
     let now: Timestamp = "2026-12-02T08:00:00Z".parse().unwrap();
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let clock = ManualClock::new(now);
     let sim = Simulator::new(SimConfig::new("front-secret"));
     sim.set_now(now);
@@ -43,15 +46,17 @@ async fn world() -> World {
         "http://127.0.0.1:9/bigbluebutton/api/".parse().unwrap(),
         Secret::new("front-secret"),
     );
-    service
-        .execute(
-            &Actor::admin("test"),
-            Operation::AddServer {
-                server: Box::new(server),
-            },
-        )
-        .await
-        .unwrap();
+    if store.list_servers().await.unwrap().is_empty() {
+        service
+            .execute(
+                &Actor::admin("test"),
+                Operation::AddServer {
+                    server: Box::new(server),
+                },
+            )
+            .await
+            .unwrap();
+    }
     let config = MatrixConfig {
         homeserver: "https://matrix.uni.example".parse().unwrap(),
         user_id: BOT.into(),
@@ -396,4 +401,70 @@ async fn moderator_links_go_only_to_the_owner() {
     assert!(r.ok && r.plain.contains("sent to you"), "{}", r.plain);
     assert_eq!(r.direct[0].to, "@ada:uni.example");
     assert!(!r.plain.contains("checksum="), "{}", r.plain);
+}
+
+/// A restart (a new front end, service and connection on the same SQLite file) keeps the time
+/// zones users chose and the confirmations they have not given yet, prompts included.
+#[tokio::test]
+async fn zones_and_confirmations_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let open = async || {
+        let store = schedulight::store::SqlStore::connect(path.to_str().unwrap())
+            .await
+            .unwrap();
+        Arc::new(store) as Arc<dyn Store>
+    };
+    let ada = "@ada:uni.example";
+    let (cancel, ids) = {
+        let w = world_on(open().await).await;
+        let r = w.reply(ada, "!sl timezone Asia/Tokyo").await;
+        assert!(r.ok, "{}", r.plain);
+        for name in ["One", "Two"] {
+            let r = w
+                .reply(ada, &format!("!sl schedule meeting {name} tomorrow 11:00"))
+                .await;
+            assert!(r.ok && r.plain.contains("JST"), "{}", r.plain);
+        }
+        let ids: Vec<String> = w
+            .store
+            .list_meetings()
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.spec.id.to_string())
+            .collect();
+        let first = w.reply(ada, &format!("!sl cancel {}", ids[0])).await;
+        let second = w.reply(ada, &format!("!sl cancel {}", ids[1])).await;
+        let prompt = second.prompt.expect("a prompt");
+        w.front.remember_prompt("$prompt-event", prompt).await;
+        (confirm_id(&first), ids)
+    };
+
+    let w = world_on(open().await).await;
+    let r = w
+        .reply(ada, "!sl schedule meeting Three tomorrow 11:00")
+        .await;
+    assert!(r.plain.contains("JST"), "the zone survived: {}", r.plain);
+    let r = w.reply(ada, &format!("!sl confirm {cancel}")).await;
+    assert!(r.ok && r.plain.contains("cancelled"), "{}", r.plain);
+    let r = w
+        .front
+        .on_reaction(ada, "$prompt-event", "✅")
+        .await
+        .expect("an answer");
+    assert!(r.ok && r.plain.contains("cancelled"), "{}", r.plain);
+    let phases: Vec<String> = w
+        .store
+        .list_meetings()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| ids.contains(&m.spec.id.to_string()))
+        .map(|m| m.phase.as_str().to_string())
+        .collect();
+    assert_eq!(phases, ["cancelled", "cancelled"]);
+    // Confirmed once only.
+    let r = w.reply(ada, &format!("!sl confirm {cancel}")).await;
+    assert!(!r.ok && r.plain.contains("nothing waiting"), "{}", r.plain);
 }

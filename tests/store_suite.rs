@@ -111,6 +111,7 @@ suite!(
     tokens_lifecycle,
     quotes_and_unicode_survive,
     times_keep_microseconds,
+    chat_zones_and_confirmations,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -1099,6 +1100,76 @@ async fn times_keep_microseconds(store: Arc<dyn Store>) {
     assert_eq!(
         at,
         Timestamp::from_microsecond(old.as_microsecond()).unwrap()
+    );
+}
+
+async fn chat_zones_and_confirmations(store: Arc<dyn Store>) {
+    let ada = "@ada:uni.example";
+    assert_eq!(store.chat_zone(ada).await.unwrap(), None);
+    store
+        .set_chat_zone(ada, "Europe/Vienna", t(0))
+        .await
+        .unwrap();
+    store.set_chat_zone(ada, "Asia/Tokyo", t(1)).await.unwrap();
+    assert_eq!(
+        store.chat_zone(ada).await.unwrap().as_deref(),
+        Some("Asia/Tokyo")
+    );
+    assert_eq!(store.chat_zone("@bob:uni.example").await.unwrap(), None);
+
+    let op = schedulight::domain::Operation::CancelMeeting {
+        id: mid("seminar-1"),
+    };
+    let a = store
+        .hold_chat_pending(ada, &op, t(600), t(0))
+        .await
+        .unwrap();
+    let b = store
+        .hold_chat_pending(ada, &op, t(30), t(0))
+        .await
+        .unwrap();
+    assert_ne!(a, b);
+    let held = store.chat_pending(a).await.unwrap().expect("held");
+    assert_eq!(held.user, ada);
+    assert_eq!(held.operation, op);
+    assert_eq!(held.expires_at, t(600));
+    assert_eq!(held.prompt_event, None);
+
+    store
+        .set_chat_prompt(a, "$prompt:uni.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .chat_pending_by_prompt("$prompt:uni.example")
+            .await
+            .unwrap(),
+        Some(a)
+    );
+    assert_eq!(store.chat_pending_by_prompt("$other").await.unwrap(), None);
+
+    // A new hold drops expired ones; ids are not reused.
+    let c = store
+        .hold_chat_pending(ada, &op, t(700), t(100))
+        .await
+        .unwrap();
+    assert!(c > b);
+    assert_eq!(
+        store.chat_pending(b).await.unwrap(),
+        None,
+        "expired, dropped"
+    );
+    assert!(store.chat_pending(a).await.unwrap().is_some());
+
+    // Only one caller removes a hold.
+    assert!(store.delete_chat_pending(a).await.unwrap());
+    assert!(!store.delete_chat_pending(a).await.unwrap());
+    assert_eq!(
+        store
+            .chat_pending_by_prompt("$prompt:uni.example")
+            .await
+            .unwrap(),
+        None
     );
 }
 

@@ -100,26 +100,17 @@ impl Reply {
     }
 }
 
-struct Pending {
-    user: String,
-    op: Operation,
-    until: Timestamp,
-}
-
-/// Chat state shared by all rooms: pending confirmations and users' time zones.
+/// The chat front end. Users' chosen time zones and pending confirmations live in the store, so
+/// they survive a restart and are shared by every instance; zones read from Matrix profiles
+/// are cached here.
 pub struct ChatFront {
     service: Service,
     access: Access,
     prefix: String,
     bot_user_id: String,
     bot_display_name: Option<String>,
-    pending: Mutex<HashMap<u32, Pending>>,
-    next_id: Mutex<u32>,
-    zones: Mutex<HashMap<String, TimeZone>>,
     /// Zones users publish in their Matrix profile (`m.tz`), with when they were read.
     profile_zones: Mutex<HashMap<String, (Option<TimeZone>, Timestamp)>>,
-    /// Confirmation prompts the bot posted: event id → pending id.
-    prompts: Mutex<HashMap<String, u32>>,
 }
 
 impl ChatFront {
@@ -130,11 +121,7 @@ impl ChatFront {
             prefix: prefix.to_string(),
             bot_user_id: bot_user_id.to_string(),
             bot_display_name: None,
-            pending: Mutex::new(HashMap::new()),
-            next_id: Mutex::new(0),
-            zones: Mutex::new(HashMap::new()),
             profile_zones: Mutex::new(HashMap::new()),
-            prompts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -175,11 +162,15 @@ impl ChatFront {
     }
 
     /// Remember the event of a confirmation prompt, so a ✅ on it confirms.
-    pub fn remember_prompt(&self, event_id: &str, id: u32) {
-        self.prompts
-            .lock()
-            .expect("prompts lock")
-            .insert(event_id.to_string(), id);
+    pub async fn remember_prompt(&self, event_id: &str, id: u32) {
+        if let Err(e) = self
+            .service
+            .store()
+            .set_chat_prompt(i64::from(id), event_id)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot remember a confirmation prompt; `confirm {id}` still works");
+        }
     }
 
     /// A reaction on one of the bot's prompts: ✅ from the requester confirms (the same
@@ -188,15 +179,14 @@ impl ChatFront {
         if key.trim_end_matches('\u{fe0f}') != "✅" {
             return None;
         }
-        let id = *self.prompts.lock().expect("prompts lock").get(event_id)?;
         if self.access.may_command(sender).is_err() {
             return None;
         }
-        let reply = self.act(sender, Parsed::Confirm { id }).await;
-        if reply.ok {
-            self.prompts.lock().expect("prompts lock").remove(event_id);
-        }
-        Some(reply)
+        let id = match self.service.store().chat_pending_by_prompt(event_id).await {
+            Ok(id) => u32::try_from(id?).ok()?,
+            Err(e) => return Some(store_trouble(&e)),
+        };
+        Some(self.act(sender, Parsed::Confirm { id }).await)
     }
 
     /// What a command would do, without doing it (`schedulight chat --dry-run`): the access
@@ -245,19 +235,25 @@ impl ChatFront {
     }
 
     /// The user's zone: set with `timezone`, else from the profile, else the bot's default.
-    fn zone_of(&self, user: &str) -> TimeZone {
-        if let Some(z) = self.zones.lock().expect("zones lock").get(user) {
-            return z.clone();
+    async fn zone_of(&self, user: &str) -> Result<TimeZone, Reply> {
+        let chosen = self
+            .service
+            .store()
+            .chat_zone(user)
+            .await
+            .map_err(|e| store_trouble(&e))?;
+        if let Some(z) = chosen.and_then(|z| TimeZone::get(&z).ok()) {
+            return Ok(z);
         }
         let profile = self.profile_zones.lock().expect("profile zones lock");
-        match profile.get(user) {
+        Ok(match profile.get(user) {
             Some((Some(z), _)) => z.clone(),
             _ => self.service.settings().default_time_zone.clone(),
-        }
+        })
     }
 
     async fn context(&self, sender: &str) -> Result<ChatContext, Reply> {
-        let zone = self.zone_of(sender);
+        let zone = self.zone_of(sender).await?;
         Ok(ChatContext {
             now: self.service.now(),
             zone,
@@ -289,18 +285,21 @@ impl ChatFront {
             Parsed::Help { text } => Reply::block(true, "", &text),
             Parsed::SetTimeZone(zone) => {
                 let name = zone.iana_name().unwrap_or("UTC").to_string();
-                self.zones
-                    .lock()
-                    .expect("zones lock")
-                    .insert(sender.to_string(), zone);
-                Reply::text(true, format!("Your time zone is now {name}."))
+                let now = self.service.now();
+                match self.service.store().set_chat_zone(sender, &name, now).await {
+                    Ok(()) => Reply::text(true, format!("Your time zone is now {name}.")),
+                    Err(e) => store_trouble(&e),
+                }
             }
             Parsed::Run { op, confirm, echo } => {
                 if let Err(refusal) = self.access.check_operation(sender, &op) {
                     return refused(refusal);
                 }
                 if confirm {
-                    let id = self.hold(sender, op.clone());
+                    let id = match self.hold(sender, op.clone()).await {
+                        Ok(id) => id,
+                        Err(reply) => return reply,
+                    };
                     let mut reply = Reply::text(
                         true,
                         format!(
@@ -320,16 +319,19 @@ impl ChatFront {
             Parsed::Question { text, choices } => {
                 let mut lines = vec![text];
                 for (label, op) in choices {
-                    let id = self.hold(sender, op);
+                    let id = match self.hold(sender, op).await {
+                        Ok(id) => id,
+                        Err(reply) => return reply,
+                    };
                     lines.push(format!("• {label}: `{} confirm {id}`", self.prefix));
                 }
                 Reply::text(true, lines.join("\n"))
             }
-            Parsed::Confirm { id } => match self.take(sender, id) {
+            Parsed::Confirm { id } => match self.take(sender, id).await {
                 Ok(op) => self.run(sender, op, None).await,
                 Err(why) => Reply::text(false, why),
             },
-            Parsed::Deny { id } => match self.take(sender, id) {
+            Parsed::Deny { id } => match self.take(sender, id).await {
                 Ok(_) => Reply::text(true, format!("Dropped #{id}; nothing was done.")),
                 Err(why) => Reply::text(false, why),
             },
@@ -466,43 +468,48 @@ impl ChatFront {
         }
     }
 
-    fn hold(&self, user: &str, op: Operation) -> u32 {
-        let id = {
-            let mut next = self.next_id.lock().expect("id lock");
-            *next = next.wrapping_add(1).max(1);
-            *next
-        };
-        let mut pending = self.pending.lock().expect("pending lock");
+    async fn hold(&self, user: &str, op: Operation) -> Result<u32, Reply> {
         let now = self.service.now();
-        pending.retain(|_, p| p.until > now);
-        pending.insert(
-            id,
-            Pending {
-                user: user.to_string(),
-                op,
-                until: now + CONFIRM_WITHIN,
-            },
-        );
-        id
+        let id = self
+            .service
+            .store()
+            .hold_chat_pending(user, &op, now + CONFIRM_WITHIN, now)
+            .await
+            .map_err(|e| store_trouble(&e))?;
+        u32::try_from(id).map_err(|_| Reply::text(false, "Too many confirmations are waiting."))
     }
 
-    /// The pending operation `id`, if it is `user`'s and has not expired. Other choices of the
-    /// same question stay pending until they expire.
-    fn take(&self, user: &str, id: u32) -> Result<Operation, String> {
-        let mut pending = self.pending.lock().expect("pending lock");
+    /// The pending operation `id`, if it is `user`'s and has not expired; removed, so it runs
+    /// once even when two instances see the confirmation. Other choices of the same question
+    /// stay pending until they expire.
+    async fn take(&self, user: &str, id: u32) -> Result<Operation, String> {
+        let store = self.service.store();
+        let trouble = |e: crate::store::StoreError| store_trouble(&e).plain;
+        let held = store.chat_pending(i64::from(id)).await.map_err(trouble)?;
         let now = self.service.now();
-        match pending.get(&id) {
+        match held {
             None => Err(format!("There is nothing waiting under #{id}.")),
             Some(p) if p.user != user => Err(format!(
                 "#{id} is waiting for the user who asked for it, not for you."
             )),
-            Some(p) if p.until <= now => {
-                pending.remove(&id);
+            Some(p) if p.expires_at <= now => {
+                store.delete_chat_pending(p.id).await.map_err(trouble)?;
                 Err(format!("#{id} has expired; give the command again."))
             }
-            Some(_) => Ok(pending.remove(&id).expect("present").op),
+            Some(p) => match store.delete_chat_pending(p.id).await.map_err(trouble)? {
+                true => Ok(p.operation),
+                false => Err(format!("#{id} has just been answered.")),
+            },
         }
     }
+}
+
+fn store_trouble(e: &crate::store::StoreError) -> Reply {
+    tracing::warn!(error = %e, "chat: store error");
+    Reply::text(
+        false,
+        "The bot cannot reach its store right now; nothing was done. Try again in a minute.",
+    )
 }
 
 fn refused(refusal: super::access::Refusal) -> Reply {

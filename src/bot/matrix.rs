@@ -305,7 +305,7 @@ async fn handle_message(
             if let Some(id) = reply.prompt {
                 // The bot offers ✅ itself, so confirming is one click.
                 let prompt = sent.response.event_id;
-                front.remember_prompt(prompt.as_str(), id);
+                front.remember_prompt(prompt.as_str(), id).await;
                 let offer = ReactionEventContent::new(Annotation::new(prompt, "✅".into()));
                 let _ = room.send(offer).await;
             }

@@ -8,8 +8,8 @@ use crate::domain::{
     Channel, MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, CommandResultRecord, Enqueued, Job, JobState, NewJob, OutboxEntry,
-    OutboxFilter, OutboxRequest, OutboxState, Store, StoreError, StoredMeeting,
+    ApiToken, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, JobState, NewJob,
+    OutboxEntry, OutboxFilter, OutboxRequest, OutboxState, Store, StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -40,6 +40,9 @@ struct State {
     outbox: BTreeMap<i64, OutboxEntry>,
     audit: Vec<AuditEntry>,
     command_results: BTreeMap<i64, CommandResultRecord>,
+    chat_zones: BTreeMap<String, String>,
+    chat_pending: BTreeMap<i64, ChatPending>,
+    last_pending: i64,
     tokens: BTreeMap<i64, ApiToken>,
     last_step: u64,
     last_job: i64,
@@ -536,6 +539,70 @@ impl Store for MemoryStore {
     }
 
     // --- command results
+
+    async fn chat_zone(&self, user: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().chat_zones.get(user).cloned())
+    }
+
+    async fn set_chat_zone(
+        &self,
+        user: &str,
+        zone: &str,
+        _now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .chat_zones
+            .insert(user.to_string(), zone.to_string());
+        Ok(())
+    }
+
+    async fn hold_chat_pending(
+        &self,
+        user: &str,
+        op: &crate::domain::Operation,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let mut st = self.lock();
+        st.chat_pending.retain(|_, p| p.expires_at > now);
+        st.last_pending += 1;
+        let id = st.last_pending;
+        st.chat_pending.insert(
+            id,
+            ChatPending {
+                id,
+                user: user.to_string(),
+                operation: op.clone(),
+                expires_at: us(expires_at),
+                prompt_event: None,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn chat_pending(&self, id: i64) -> Result<Option<ChatPending>, StoreError> {
+        Ok(self.lock().chat_pending.get(&id).cloned())
+    }
+
+    async fn delete_chat_pending(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.lock().chat_pending.remove(&id).is_some())
+    }
+
+    async fn set_chat_prompt(&self, id: i64, event_id: &str) -> Result<(), StoreError> {
+        if let Some(p) = self.lock().chat_pending.get_mut(&id) {
+            p.prompt_event = Some(event_id.to_string());
+        }
+        Ok(())
+    }
+
+    async fn chat_pending_by_prompt(&self, event_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .lock()
+            .chat_pending
+            .values()
+            .find(|p| p.prompt_event.as_deref() == Some(event_id))
+            .map(|p| p.id))
+    }
 
     async fn save_command_result(&self, record: &CommandResultRecord) -> Result<i64, StoreError> {
         let mut st = self.lock();

@@ -160,6 +160,18 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+/// A chat command waiting for its requester's confirmation (`confirm N`, or ✅ on the prompt).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatPending {
+    pub id: i64,
+    /// The Matrix user who asked; only they may confirm.
+    pub user: String,
+    pub operation: crate::domain::Operation,
+    pub expires_at: Timestamp,
+    /// The bot's prompt message, once posted.
+    pub prompt_event: Option<String>,
+}
+
 /// The stored outcome of a multi-item command (the original only logged these).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandResultRecord {
@@ -307,6 +319,26 @@ pub trait Store: Send + Sync {
         &self,
         limit: u32,
     ) -> Result<Vec<CommandResultRecord>, StoreError>;
+
+    // --- chat: users' time zones and confirmations, kept across restarts
+    /// The zone a user chose with `timezone`.
+    async fn chat_zone(&self, user: &str) -> Result<Option<String>, StoreError>;
+    async fn set_chat_zone(&self, user: &str, zone: &str, now: Timestamp)
+    -> Result<(), StoreError>;
+    /// Hold `op` for `user` until `expires_at` (dropping expired holds first); returns its id.
+    async fn hold_chat_pending(
+        &self,
+        user: &str,
+        op: &crate::domain::Operation,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<i64, StoreError>;
+    async fn chat_pending(&self, id: i64) -> Result<Option<ChatPending>, StoreError>;
+    /// Remove a hold; true only for the caller that removed it, so it runs once.
+    async fn delete_chat_pending(&self, id: i64) -> Result<bool, StoreError>;
+    /// Remember the event of the prompt that asks for this hold.
+    async fn set_chat_prompt(&self, id: i64, event_id: &str) -> Result<(), StoreError>;
+    async fn chat_pending_by_prompt(&self, event_id: &str) -> Result<Option<i64>, StoreError>;
 
     // --- API tokens
     async fn create_token(

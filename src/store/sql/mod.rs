@@ -27,16 +27,16 @@ mod rows;
 pub use error::redact_location;
 
 use self::rows::{
-    AuditRow, CommandResultRow, JobRow, MeetingRow, OutboxRow, ServerRow, StepRow, TokenRow,
-    job_columns, micros, outbox_columns, to_json, token_columns,
+    AuditRow, ChatPendingRow, CommandResultRow, JobRow, MeetingRow, OutboxRow, ServerRow, StepRow,
+    TokenRow, job_columns, micros, outbox_columns, to_json, token_columns,
 };
 use crate::domain::operation::MailFilter;
 use crate::domain::{
     Channel, MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, CommandResultRecord, Enqueued, Job, NewJob, OutboxEntry, OutboxFilter,
-    OutboxRequest, Store, StoreError, StoredMeeting,
+    ApiToken, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, NewJob, OutboxEntry,
+    OutboxFilter, OutboxRequest, Store, StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -1021,6 +1021,115 @@ impl Store for SqlStore {
     }
 
     // --- command results
+
+    async fn chat_zone(&self, user: &str) -> Result<Option<String>, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT time_zone FROM chat_users WHERE user_id = $1")
+                .bind(user)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(error::statement("read a chat user's time zone"))
+    }
+
+    async fn set_chat_zone(
+        &self,
+        user: &str,
+        zone: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO chat_users (user_id, time_zone, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id) DO UPDATE SET time_zone = excluded.time_zone, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(user)
+            .bind(zone)
+            .bind(micros(now))
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .map_err(error::statement("save a chat user's time zone"))
+    }
+
+    async fn hold_chat_pending(
+        &self,
+        user: &str,
+        op: &crate::domain::Operation,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let operation = to_json("chat confirmation", op)?;
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM chat_pending WHERE expires_at <= $1")
+                .bind(micros(now))
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .map_err(error::statement("drop expired chat confirmations"))?;
+        with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO chat_pending (user_id, operation, expires_at) VALUES ($1, $2, $3) \
+                 RETURNING id",
+            )
+            .bind(user)
+            .bind(&operation)
+            .bind(micros(expires_at))
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(error::statement("hold a chat confirmation"))
+    }
+
+    async fn chat_pending(&self, id: i64) -> Result<Option<ChatPending>, StoreError> {
+        let row = with_pool!(self, |pool| {
+            sqlx::query_as::<_, ChatPendingRow>(
+                "SELECT id, user_id, operation, expires_at, prompt_event FROM chat_pending \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(error::statement("read a chat confirmation"))?;
+        row.map(ChatPendingRow::into_pending).transpose()
+    }
+
+    async fn delete_chat_pending(&self, id: i64) -> Result<bool, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM chat_pending WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
+        })
+        .map_err(error::statement("drop a chat confirmation"))
+    }
+
+    async fn set_chat_prompt(&self, id: i64, event_id: &str) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE chat_pending SET prompt_event = $2 WHERE id = $1")
+                .bind(id)
+                .bind(event_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .map_err(error::statement("remember a chat prompt"))
+    }
+
+    async fn chat_pending_by_prompt(&self, event_id: &str) -> Result<Option<i64>, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT id FROM chat_pending WHERE prompt_event = $1")
+                .bind(event_id)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(error::statement("find a chat prompt"))
+    }
 
     async fn save_command_result(&self, record: &CommandResultRecord) -> Result<i64, StoreError> {
         let results = to_json("command results", &record.results)?;

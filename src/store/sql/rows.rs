@@ -318,3 +318,25 @@ impl CommandResultRow {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChatPendingRow {
+    pub id: i64,
+    pub user_id: String,
+    pub operation: String,
+    pub expires_at: i64,
+    pub prompt_event: Option<String>,
+}
+
+impl ChatPendingRow {
+    pub fn into_pending(self) -> Result<crate::store::ChatPending, StoreError> {
+        let what = format!("chat confirmation {}", self.id);
+        Ok(crate::store::ChatPending {
+            id: self.id,
+            user: self.user_id,
+            operation: from_json(&what, &self.operation)?,
+            expires_at: time(&what, self.expires_at)?,
+            prompt_event: self.prompt_event,
+        })
+    }
+}
