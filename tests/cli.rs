@@ -96,7 +96,7 @@ impl Workdir {
 #[tokio::test]
 async fn demo_once_prints_working_links() {
     let wd = Workdir::new();
-    let run = wd.run(&["demo", "--once"]).await;
+    let run = wd.run(&["demo", "--once", "--no-chat"]).await;
     run.assert_no_panic();
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert!(
@@ -106,6 +106,41 @@ async fn demo_once_prints_working_links() {
     );
     assert!(run.stdout.contains("HTTP 302"), "{}", run.stdout);
     assert!(run.stdout.contains("1 meeting(s)"), "{}", run.stdout);
+    assert!(!run.stdout.contains("Synapse"), "{}", run.stdout);
+}
+
+/// The README's first command with its chat part: a local Synapse, the bot, a throwaway
+/// Greenlight database and a scripted conversation in an encrypted room, printed.
+#[tokio::test]
+async fn demo_talks_to_the_bot_through_a_local_synapse() {
+    let wd = Workdir::new();
+    let run = wd.run(&["demo", "--once"]).await;
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let out = &run.stdout;
+    for expected in [
+        "Synapse at http://127.0.0.1:",
+        "Greenlight database ready",
+        "@staff: !sl schedule meeting Demo seminar in 2 minutes for 30 minutes",
+        "Understood: ",
+        "meeting 'demo-seminar-",
+        "@staff: !sl meetings",
+        "create room: 1 ok, 0 failed",
+        "share room: 1 ok, 0 failed",
+        "ok     bob@demo.example: shared",
+        "Your moderator links: sent to you in a direct message.",
+        "(direct message @schedulight:localhost → staff)",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing:\n{out}");
+    }
+    // In the room the links are public pages; the signed ones only in the direct message.
+    let (room, direct) = out.split_once("(direct message").expect("a direct message");
+    let chat = room.split_once("@staff:").expect("a transcript").1;
+    assert!(!chat.contains("checksum="), "{chat}");
+    assert!(
+        direct.contains("Moderator link: http://127.0.0.1:"),
+        "{direct}"
+    );
 }
 
 #[tokio::test]

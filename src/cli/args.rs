@@ -315,9 +315,12 @@ pub struct DemoArgs {
     /// Store to use; a fresh SQLite file in a temporary directory when absent.
     #[arg(long)]
     pub store: Option<String>,
-    /// Exit after printing the links instead of serving the simulator until Ctrl-C.
+    /// Exit after printing the links and the chat transcript instead of serving until Ctrl-C.
     #[arg(long)]
     pub once: bool,
+    /// Leave out the chat part (local Synapse, bot, scripted conversation).
+    #[arg(long)]
+    pub no_chat: bool,
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-fn random_secret() -> String {
+pub(super) fn random_secret() -> String {
     use rand::distr::{Alphanumeric, SampleString};
     Alphanumeric.sample_string(&mut rand::rng(), 40)
 }
@@ -86,10 +86,37 @@ pub(super) async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if !ok {
         return Ok(ExitCode::FAILURE);
     }
+    let chat = if args.no_chat {
+        None
+    } else {
+        match super::demo_chat::run(&app, "demo".parse()?, tmp.path()).await {
+            Ok(chat) => Some(chat),
+            Err(e) => {
+                println!("  chat part skipped: {e:#}");
+                println!(
+                    "  (it needs python3 with venv and pip to install Synapse; \
+                     `scripts/test-all` installs them)"
+                );
+                None
+            }
+        }
+    };
     if !args.once {
         println!("\nThe simulated BBB server keeps serving these links until you press Ctrl-C.");
+        if let Some(chat) = &chat {
+            println!(
+                "Matrix: log in at {} as @staff:{} with password {} using any Matrix client \
+                 (Element: \"Edit\" the homeserver); the demo room is {}. The bot and the \
+                 scheduler keep running: the demo seminar starts in about two minutes.",
+                chat.synapse.url(),
+                chat.synapse.server_name(),
+                chat.staff_password,
+                chat.room
+            );
+        }
         shutdown_signal().await;
     }
+    drop(chat);
     sim.shutdown().await;
     drop(tmp);
     Ok(ExitCode::SUCCESS)

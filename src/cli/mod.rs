@@ -2,6 +2,7 @@
 
 mod args;
 mod demo;
+mod demo_chat;
 mod greenlight;
 pub mod render;
 
