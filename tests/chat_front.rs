@@ -89,6 +89,7 @@ impl World {
                 is_direct: false,
                 mentioned_bot: false,
                 power_level: 50,
+                room: None,
             })
             .await
     }
@@ -133,6 +134,7 @@ async fn only_messages_for_the_bot_are_answered() {
             is_direct: true,
             mentioned_bot: false,
             power_level: 0,
+            room: None,
         })
         .await
         .expect("answered");
@@ -152,6 +154,7 @@ async fn refusals_say_why() {
             is_direct: false,
             mentioned_bot: false,
             power_level: 0,
+            room: None,
         })
         .await
         .unwrap();
@@ -467,4 +470,32 @@ async fn zones_and_confirmations_survive_a_restart() {
     // Confirmed once only.
     let r = w.reply(ada, &format!("!sl confirm {cancel}")).await;
     assert!(!r.ok && r.plain.contains("nothing waiting"), "{}", r.plain);
+}
+
+/// A meeting scheduled in a room posts its notices there, unless the command names a room.
+#[tokio::test]
+async fn meetings_scheduled_in_a_room_notify_it() {
+    let w = world().await;
+    let r = w
+        .front
+        .respond(&Incoming {
+            sender: "@ada:uni.example",
+            body: "!sl schedule meeting Seminar tomorrow 11:00",
+            is_direct: false,
+            mentioned_bot: false,
+            power_level: 50,
+            room: Some("!lectures:uni.example"),
+        })
+        .await
+        .expect("an answer");
+    assert!(r.ok, "{}", r.plain);
+    let m = &w.store.list_meetings().await.unwrap()[0];
+    assert_eq!(
+        m.spec
+            .notify_room
+            .as_ref()
+            .map(|r| r.to_string())
+            .as_deref(),
+        Some("!lectures:uni.example")
+    );
 }

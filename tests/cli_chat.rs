@@ -37,6 +37,8 @@ fn chat_commands_from_the_terminal() {
         &[
             "--dry-run",
             "--json",
+            "--room",
+            "!lectures:uni.example",
             "schedule meeting Seminar tomorrow 11:00",
         ],
     );
@@ -46,6 +48,10 @@ fn chat_commands_from_the_terminal() {
     assert_eq!(
         parsed["run"]["op"]["meeting"]["startDate"],
         "2026-12-03 11:00"
+    );
+    assert_eq!(
+        parsed["run"]["op"]["meeting"]["notifyRoom"], "!lectures:uni.example",
+        "meetings scheduled in a room notify it: {out}"
     );
     let (_, listed) = chat(dir, &["meetings"]);
     assert!(

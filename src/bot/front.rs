@@ -33,6 +33,9 @@ pub struct Incoming<'a> {
     pub mentioned_bot: bool,
     /// The sender's power level in the room (`i64::MAX` for room creators in v12 rooms).
     pub power_level: i64,
+    /// The room the message was written in: meetings scheduled there post their notices
+    /// (reminder, started, ended, …) to it unless the command names another.
+    pub room: Option<&'a str>,
 }
 
 /// The bot's answer.
@@ -134,7 +137,7 @@ impl ChatFront {
     pub async fn respond(&self, m: &Incoming<'_>) -> Option<Reply> {
         let text = self.addressed(m)?;
         Some(match self.checked_parse(m, text).await {
-            Ok(parsed) => self.act(m.sender, parsed).await,
+            Ok(parsed) => self.act(m.sender, notify_in(parsed, m.room)).await,
             Err(reply) => reply,
         })
     }
@@ -195,7 +198,7 @@ impl ChatFront {
         let text = self
             .addressed(m)
             .ok_or_else(|| Reply::text(false, "That message is not addressed to the bot."))?;
-        let parsed = self.checked_parse(m, text).await?;
+        let parsed = notify_in(self.checked_parse(m, text).await?, m.room);
         if let Parsed::Run { op, .. } = &parsed {
             self.access.check_operation(m.sender, op).map_err(refused)?;
         }
@@ -510,6 +513,32 @@ fn store_trouble(e: &crate::store::StoreError) -> Reply {
         false,
         "The bot cannot reach its store right now; nothing was done. Try again in a minute.",
     )
+}
+
+/// Meetings scheduled in a room notify that room.
+fn notify_in(parsed: Parsed, room: Option<&str>) -> Parsed {
+    let Some(room) = room.and_then(|r| r.parse::<crate::domain::meeting::MatrixRoom>().ok()) else {
+        return parsed;
+    };
+    let set = |op: Operation| match op {
+        Operation::ScheduleMeeting { mut meeting } => {
+            meeting.notify_room.get_or_insert(room.clone());
+            Operation::ScheduleMeeting { meeting }
+        }
+        other => other,
+    };
+    match parsed {
+        Parsed::Run { op, confirm, echo } => Parsed::Run {
+            op: set(op),
+            confirm,
+            echo,
+        },
+        Parsed::Question { text, choices } => Parsed::Question {
+            text,
+            choices: choices.into_iter().map(|(l, op)| (l, set(op))).collect(),
+        },
+        other => other,
+    }
 }
 
 fn refused(refusal: super::access::Refusal) -> Reply {

@@ -293,6 +293,7 @@ async fn handle_message(
         is_direct,
         mentioned_bot,
         power_level,
+        room: Some(room.room_id().as_str()),
     };
     let Some(reply) = front.respond(&incoming).await else {
         return;

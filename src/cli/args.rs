@@ -329,6 +329,10 @@ pub struct ChatArgs {
     /// local user is an administrator.
     #[arg(long = "as", default_value = "@admin:localhost")]
     pub user: String,
+    /// The Matrix room the command is written in (`!id` or `#alias:server`): meetings
+    /// scheduled by it post their notices there, as from the bot in that room.
+    #[arg(long)]
+    pub room: Option<String>,
     /// Parse and check only; show what would happen.
     #[arg(long)]
     pub dry_run: bool,

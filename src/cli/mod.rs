@@ -226,6 +226,7 @@ async fn chat(path: Option<&Path>, args: args::ChatArgs, json: bool) -> anyhow::
         is_direct: true,
         mentioned_bot: false,
         power_level: 0,
+        room: args.room.as_deref(),
     };
     if args.dry_run {
         return Ok(match front.dry_run(&incoming).await {
