@@ -948,3 +948,48 @@ async fn moved_cancelled_and_missed_are_told() {
         .unwrap();
     assert_eq!(cancelled(w.outbox().await).len(), 3);
 }
+
+/// A BBB that keeps failing at the start: the room hears of it after a few retries (not at
+/// the first hiccup), once, and the meeting starts when BBB is back.
+#[tokio::test]
+async fn a_failing_start_is_told_to_the_room() {
+    let w = world(Arc::new(MemoryStore::new()), "2026-12-01 08:00").await;
+    w.schedule(told_lecture("2026-12-01 10:00")).await;
+    w.step_at(at("2026-12-01 08:00")).await;
+    let failed = async || {
+        w.store
+            .list_outbox(&OutboxFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.request.kind == NoticeKind::Failed)
+            .map(|e| e.request)
+            .collect::<Vec<_>>()
+    };
+    w.sim.fail_always();
+    // Pre-open at 09:30 fails; retried after 15, 30, 60 s …
+    let mut t = at("2026-12-01 09:30");
+    w.step_at(t).await;
+    assert!(failed().await.is_empty(), "one failure is not told");
+    for _ in 0..6 {
+        t += jiff::SignedDuration::from_mins(2);
+        w.step_at(t).await;
+    }
+    let told = failed().await;
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert_eq!(told[0].recipient, ROOM);
+    assert_eq!(told[0].data["step"], "pre_open");
+    assert_eq!(told[0].data["retrying"], true);
+    assert!(!told[0].data["error"].as_str().unwrap().is_empty());
+    let text =
+        schedulight::bot::notices::render(NoticeKind::Failed, &told[0].data, None, None, None);
+    assert!(text.plain.contains("pre open failed"), "{}", text.plain);
+    assert!(text.plain.contains("I keep trying"), "{}", text.plain);
+
+    // BBB is back: the room opens at the next retry, nothing more is told.
+    w.sim.clear_faults();
+    t += jiff::SignedDuration::from_mins(20);
+    w.step_at(t).await;
+    assert_eq!(failed().await.len(), 1);
+    assert_eq!(w.sim.meetings().len(), 1, "the room is open");
+}

@@ -135,6 +135,17 @@ pub fn render(
             let id = data["recordId"].as_str().unwrap_or("?");
             ("🎞️", format!("A recording of {name} is ready (id {id})."))
         }
+        NoticeKind::Failed => {
+            let step = data["step"].as_str().unwrap_or("a step").replace('_', " ");
+            let error = data["error"].as_str().unwrap_or("unknown error");
+            let next = if data["retrying"].as_bool() == Some(true) {
+                "I keep trying."
+            } else {
+                "I have given up on it; fix the cause, then `status <meeting>` shows what is left \
+                 and `start <meeting> now` starts it by hand."
+            };
+            ("❗", format!("{name}: {step} failed ({error}). {next}"))
+        }
         NoticeKind::Missed => {
             let step = match data["step"].as_str() {
                 Some("pre_open") => "opening the room ahead of",

@@ -57,10 +57,12 @@ pub enum NoticeKind {
     RecordingReady,
     /// Chat: a step's time passed while the scheduler was not running (misfire policy).
     Missed,
+    /// Chat: a step failed (given up, or still failing after a few retries).
+    Failed,
 }
 
 impl NoticeKind {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::OwnerInfo,
         Self::OwnerReminder,
         Self::OwnerStarted,
@@ -76,6 +78,7 @@ impl NoticeKind {
         Self::Ended,
         Self::RecordingReady,
         Self::Missed,
+        Self::Failed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +98,7 @@ impl NoticeKind {
             Self::Ended => "ended",
             Self::RecordingReady => "recording_ready",
             Self::Missed => "missed",
+            Self::Failed => "failed",
         }
     }
 
@@ -105,9 +109,12 @@ impl NoticeKind {
     /// The channel a kind goes to.
     pub fn channel(self) -> Channel {
         match self {
-            Self::Reminder | Self::Started | Self::Ended | Self::RecordingReady | Self::Missed => {
-                Channel::Chat
-            }
+            Self::Reminder
+            | Self::Started
+            | Self::Ended
+            | Self::RecordingReady
+            | Self::Missed
+            | Self::Failed => Channel::Chat,
             _ => Channel::Mail,
         }
     }

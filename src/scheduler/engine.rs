@@ -103,6 +103,9 @@ impl Engine {
                     .await
                     .map_err(crate::service::internal_error)?;
                 report.retried += 1;
+                if job.attempts + 1 == TELL_AFTER_FAILURES {
+                    self.tell_failure(job, &e.message, true).await;
+                }
             }
             Err(e) => {
                 store
@@ -110,9 +113,18 @@ impl Engine {
                     .await
                     .map_err(crate::service::internal_error)?;
                 report.failed += 1;
+                self.tell_failure(job, &e.message, false).await;
             }
         }
         Ok(())
+    }
+
+    /// A failure notice to the meeting's room; the failure itself is recorded already, so a
+    /// notice that cannot be queued is only logged.
+    async fn tell_failure(&self, job: &Job, message: &str, retrying: bool) {
+        if let Err(e) = self.service.queue_failure(job, message, retrying).await {
+            tracing::warn!(job = job.id, error = %e, "cannot queue a failure notice");
+        }
     }
 
     /// Until `shutdown` resolves: step, then sleep until the next job is due or we are woken.
@@ -142,6 +154,10 @@ impl Engine {
 }
 
 /// 15 s, 30 s, 1 min, … capped at 15 min.
+/// A transient failure is told to the room when it happens this many times in a row (about a
+/// minute and a half of retrying).
+const TELL_AFTER_FAILURES: u32 = 3;
+
 fn backoff(attempts: u32) -> SignedDuration {
     let secs = 15i64.saturating_mul(1 << attempts.min(6));
     SignedDuration::from_secs(secs.min(900))

@@ -134,6 +134,34 @@ impl Service {
         Ok(())
     }
 
+    /// The room's notice that a job of a meeting failed: once when it is given up, and once
+    /// when it is still failing after a few retries (a short hiccup is not worth a message).
+    pub async fn queue_failure(
+        &self,
+        job: &crate::store::Job,
+        error: &str,
+        retrying: bool,
+    ) -> Result<(), OpError> {
+        let Some(id) = &job.meeting_id else {
+            return Ok(());
+        };
+        let Some(meeting) = self.store.get_meeting(id).await.map_err(internal)? else {
+            return Ok(());
+        };
+        let occurrence = job.payload["occurrence"].as_str();
+        let step = job.payload["step"].as_str().unwrap_or(&job.kind);
+        let data = json!({ "step": step, "error": error, "retrying": retrying });
+        let now = self.clock.now();
+        if let Some(mut request) =
+            chat_request(&meeting.spec, NoticeKind::Failed, occurrence, data, now)
+        {
+            let how = if retrying { "retrying" } else { "given-up" };
+            request.unique_key = format!("{}/{}/{how}", request.unique_key, job.unique_key);
+            self.enqueue(request).await?;
+        }
+        Ok(())
+    }
+
     async fn enqueue(&self, request: OutboxRequest) -> Result<Enqueued, OpError> {
         let done = self
             .store
