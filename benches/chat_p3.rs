@@ -111,6 +111,7 @@ fn bot_side(rt: &Runtime, backend: &common::Backend, bbb_url: &str) -> bool {
             is_direct: true,
             mentioned_bot: false,
             power_level: 0,
+            room: Some("!bench-direct:uni.example"),
         };
         let started = Instant::now();
         let reply = rt.block_on(front.respond(&incoming));

@@ -126,15 +126,45 @@ impl MatrixBot {
         self.add_message_handler();
         self.add_reaction_handler();
         let notices = tokio::spawn(self.clone().notice_loop());
-        let settings = SyncSettings::default()
-            .token(first.next_batch)
-            .timeout(SYNC_TIMEOUT);
         let result = tokio::select! {
-            r = self.client.sync(settings) => r.map_err(matrix_err),
+            r = self.sync_forever(first.next_batch) => r,
             () = shutdown => Ok(()),
         };
         notices.abort();
         result
+    }
+
+    /// Long-poll the homeserver, one sync after the other. Not the SDK's `Client::sync`: it
+    /// pauses a second whenever two syncs return within a second, and the echo of each reply
+    /// makes that happen after every command, so the next command would wait a second for
+    /// nothing. Errors back off; a login the server no longer knows ends the loop (the caller
+    /// connects anew).
+    async fn sync_forever(&self, mut token: String) -> Result<(), BotError> {
+        let mut failures = 0u32;
+        loop {
+            let settings = SyncSettings::default()
+                .token(token.clone())
+                .timeout(SYNC_TIMEOUT);
+            match self.client.sync_once(settings).await {
+                Ok(response) => {
+                    token = response.next_batch;
+                    failures = 0;
+                }
+                Err(e) => {
+                    use matrix_sdk::ruma::api::error::ErrorKind;
+                    if matches!(
+                        e.client_api_error_kind(),
+                        Some(ErrorKind::UnknownToken(_) | ErrorKind::Forbidden)
+                    ) {
+                        return Err(matrix_err(e));
+                    }
+                    failures += 1;
+                    let wait = Duration::from_millis(500 << failures.min(6));
+                    tracing::warn!(error = %e, retry_in = ?wait, "Matrix sync failed");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
     }
 
     /// Recover the account's identity with the passphrase, or set recovery up the first time.

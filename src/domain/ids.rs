@@ -123,9 +123,14 @@ fn check_bbb_meeting_id(s: &str) -> Result<String, String> {
 /// Greenlight room uid / friendly id: lower-case letters, digits and dashes (`abc-def-ghi`,
 /// v2 `abc-d3f-gh1` or v3 `abc-def-ghi-jkl`), as typed in a room URL.
 fn check_room(s: &str) -> Result<String, String> {
-    let t = s.trim().trim_end_matches('/');
-    // Accept a pasted room URL: keep its last path segment.
-    let t = t.rsplit('/').next().unwrap_or(t);
+    let t = s.trim();
+    // Accept a pasted room URL: Greenlight 3's `…/rooms/<id>[/join]`, else (Greenlight 2's
+    // `…/b/<id>`, the short `…/<id>`) the last path segment; no query or fragment.
+    let t = t.split(['?', '#']).next().unwrap_or(t).trim_end_matches('/');
+    let t = match t.split_once("/rooms/") {
+        Some((_, rest)) => rest.split('/').next().unwrap_or(rest),
+        None => t.rsplit('/').next().unwrap_or(t),
+    };
     if t.is_empty() || t.len() > 64 {
         return Err("a room is named by its id, e.g. abc-def-ghi".into());
     }
@@ -248,6 +253,15 @@ mod tests {
     fn room_accepts_pasted_url() {
         let r: RoomRef = "https://gl.uni.example/b/Abc-Def-Ghi/".parse().unwrap();
         assert_eq!(r.as_str(), "abc-def-ghi");
+        for url in [
+            "https://gl.uni.example/rooms/linear-algebra/join",
+            "https://gl.uni.example/rooms/linear-algebra",
+            "https://gl.uni.example/rooms/linear-algebra/join?x=1#top",
+            "https://gl.uni.example/linear-algebra",
+        ] {
+            let r: RoomRef = url.parse().unwrap();
+            assert_eq!(r.as_str(), "linear-algebra", "{url}");
+        }
         assert!("abc def".parse::<RoomRef>().is_err());
         assert!("x'; drop table rooms;--".parse::<RoomRef>().is_err());
     }
