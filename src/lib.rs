@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod greenlight;
+pub mod mail;
 pub mod scheduler;
 pub mod service;
 pub mod store;
