@@ -569,3 +569,58 @@ async fn scheduled_meeting_start_status_end() {
     assert_eq!(v["kind"], "meeting");
     assert_eq!(v["meeting"]["phase"], "ended");
 }
+
+/// `doctor` says what is ready and what is not: a server that does not answer in time is a
+/// problem (exit 1); mail that is off everywhere is a warning for users of the original tool.
+#[tokio::test]
+async fn doctor_checks_the_installation() {
+    let land = landscape().await;
+    let run = land.wd.run(&["doctor"]).await;
+    run.assert_no_panic();
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    land.assert_no_secrets(&run);
+    let out = &run.stdout;
+    assert!(out.contains("✓ store (SQLite"), "{out}");
+    assert!(
+        out.contains("✓ BBB server alpha: answered a signed call"),
+        "{out}"
+    );
+    assert!(out.contains("✓ BBB server gamma"), "{out}");
+    assert!(out.contains("✗ BBB server beta"), "{out}");
+    assert!(out.contains("! mail: no mail is sent"), "{out}");
+    assert!(
+        out.contains("original scheduLight sent every mail"),
+        "{out}"
+    );
+
+    let run = land.wd.run(&["--json", "doctor"]).await;
+    let checks = run.json();
+    let statuses: Vec<&str> = checks
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"problem") && statuses.contains(&"warning"));
+
+    // Mail on: the SMTP host must accept connections.
+    let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = smtp.local_addr().unwrap().port();
+    let base = std::fs::read_to_string(land.wd.path().join("bot-config.yml")).unwrap();
+    land.wd.write(
+        "mail-on.yml",
+        &format!(
+            "{base}mail:\n  send_emails: true\n  host: 127.0.0.1\n  port: {port}\n  tls: none\n  from: schedulight@uni.example\n"
+        ),
+    );
+    let run = land.wd.run(&["--config", "mail-on.yml", "doctor"]).await;
+    assert!(
+        run.stdout.contains(&format!(
+            "✓ SMTP (mail.host): 127.0.0.1:{port} accepts connections"
+        )),
+        "{run:#?}"
+    );
+    drop(smtp);
+    let run = land.wd.run(&["--config", "mail-on.yml", "doctor"]).await;
+    assert!(run.stdout.contains("✗ SMTP (mail.host)"), "{}", run.stdout);
+}

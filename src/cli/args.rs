@@ -58,6 +58,9 @@ pub enum Command {
     /// Run one chat command through the bot's parser, permission check, executor and replies,
     /// and print the reply (`SCHEDULIGHT_NOW=<RFC 3339>` fixes the clock).
     Chat(ChatArgs),
+    /// Check the installation: configuration, store, BBB servers, Greenlight databases, mail
+    /// settings, Matrix homeserver. Exit code 1 when something is wrong.
+    Doctor,
     /// Serve a simulated BBB server (for trying things out and for tests).
     BbbSim(BbbSimArgs),
     /// Start a simulated BBB server and a local store, create and start a demo meeting, print

@@ -3,6 +3,7 @@
 mod args;
 mod demo;
 mod demo_chat;
+mod doctor;
 mod greenlight;
 pub mod render;
 
@@ -37,6 +38,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BbbSim(args) => demo::bbb_sim(args).await,
         Command::Chat(args) => chat(cli.config.as_deref(), args, json).await,
         Command::Demo(args) => demo::demo(args).await,
+        Command::Doctor => {
+            let config = load_config(cli.config.as_deref())?;
+            init_logging(&config);
+            doctor::doctor(config, json).await
+        }
         Command::Run => {
             let config = load_config(cli.config.as_deref())?;
             init_logging(&config);
