@@ -896,3 +896,74 @@ async fn end_callback_updates_the_scheduled_meeting() {
     assert_eq!(phase, schedulight::domain::MeetingPhase::Ended);
     w.sim.shutdown().await;
 }
+
+/// The share and unshare commands mail the users they gave (or took) the room — the original's
+/// room shared / unshared mails — where send_emails says yes: not to a user whose entry says
+/// no, not for a failed item.
+#[tokio::test]
+async fn share_commands_queue_mails() {
+    let w = world(GreenlightVersion::V3).await;
+    let mut server = w.store.get_server(&sid()).await.unwrap().unwrap();
+    server.send_emails = Some(true);
+    w.store
+        .upsert_server(&server, jiff::Timestamp::now())
+        .await
+        .unwrap();
+    for (email, name) in [
+        ("ada@uni.example", "Ada"),
+        ("bob@uni.example", "Bob"),
+        ("carol@uni.example", "Carol"),
+    ] {
+        create_user(&w, email, name, None).await;
+    }
+    create_room(&w, "ada@uni.example", "Ada's lab", "ada-lab-one").await;
+    let mut s = share(
+        "ada-lab-one",
+        &["bob@uni.example", "carol@uni.example", "nobody@uni.example"],
+    );
+    s.with
+        .get_mut(&"carol@uni.example".parse().unwrap())
+        .unwrap()
+        .send_emails = Some(false);
+    let (_, r) = items(run(&w, Operation::ShareRoom(s)).await);
+    assert_eq!(r.iter().filter(|i| i.ok).count(), 2, "{r:?}");
+    let (_, r) = items(
+        run(
+            &w,
+            Operation::UnshareRoom(share("ada-lab-one", &["bob@uni.example"])),
+        )
+        .await,
+    );
+    assert!(r[0].ok, "{r:?}");
+
+    let mails: Vec<_> = w
+        .store
+        .list_outbox(&OutboxFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.request)
+        .collect();
+    let seen: Vec<(NoticeKind, &str)> = mails
+        .iter()
+        .map(|m| (m.kind, m.recipient.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (NoticeKind::RoomShared, "bob@uni.example"),
+            (NoticeKind::RoomUnshared, "bob@uni.example"),
+        ]
+    );
+    assert_eq!(mails[0].data["room"], "ada-lab-one");
+    assert_eq!(mails[0].data["roomName"], "Ada's lab");
+    assert_eq!(mails[0].data["recipientName"], "bob");
+    assert!(
+        mails[0].data["link"]
+            .as_str()
+            .is_some_and(|l| l.ends_with("/ada-lab-one")),
+        "{:?}",
+        mails[0].data
+    );
+    assert_eq!(mails[1].data["command"], "unshare_room");
+}

@@ -10,11 +10,12 @@ use crate::domain::{
     Actor, BbbMeetingId, Email, OpError, Operation, Outcome, RecordId, RoomRef, Scope, ServerId,
     ServerSpec,
 };
+use crate::domain::{Channel, NoticeKind};
 use crate::greenlight::{
     GlRoom, Greenlight, GreenlightError, GreenlightSettings, GreenlightVersion, NewRoom, NewUser,
     RoomSearch, room_link,
 };
-use crate::store::CommandResultRecord;
+use crate::store::{CommandResultRecord, OutboxRequest};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -130,6 +131,17 @@ impl Service {
             .save_command_result(&record)
             .await
             .map_err(internal)?;
+        match op {
+            ShareRoom(s) => {
+                self.queue_share_mails(actor, s, true, &results, result_id)
+                    .await
+            }
+            UnshareRoom(s) => {
+                self.queue_share_mails(actor, s, false, &results, result_id)
+                    .await
+            }
+            _ => {}
+        }
         if results.iter().all(|r| !r.ok) && results.len() == 1 {
             // A single item that failed is the operation failing: say so as an error.
             return Err(OpError::Invalid(format!(
@@ -316,6 +328,72 @@ impl Service {
             }
         }
         Ok(results)
+    }
+
+    /// The original's `roomSharedTemplate` / `roomUnsharedTemplate` mails: one to each user the
+    /// command shared the room with (or took it from), where `send_emails` says yes (the user's
+    /// entry, then the server, then bot-config). Queued after the change; a mail that cannot be
+    /// queued is logged, the share stands.
+    async fn queue_share_mails(
+        &self,
+        actor: &Actor,
+        s: &ShareRoom,
+        share: bool,
+        results: &[ItemResult],
+        result_id: i64,
+    ) {
+        let server = self.store.get_server(&s.server).await.ok().flatten();
+        let link = match self.greenlight(&s.server).await {
+            Ok(t) => self
+                .search(&t, RoomSearch::Id(s.room.clone()))
+                .await
+                .ok()
+                .and_then(|rooms| rooms.first().map(|r| (r.name.clone(), link_of(&t, r)))),
+            Err(_) => None,
+        };
+        let (kind, command) = if share {
+            (NoticeKind::RoomShared, "share_room")
+        } else {
+            (NoticeKind::RoomUnshared, "unshare_room")
+        };
+        let occurrence = format!("command-{result_id}");
+        for r in results.iter().filter(|r| r.ok) {
+            let Ok(to) = r.item.parse::<Email>() else {
+                continue;
+            };
+            let recipient = s.with.get(&to);
+            let wanted = recipient
+                .and_then(|x| x.send_emails)
+                .or(server.as_ref().and_then(|x| x.send_emails))
+                .unwrap_or(self.settings.send_emails);
+            if !wanted {
+                continue;
+            }
+            let name = recipient
+                .and_then(|x| x.full_name.clone())
+                .unwrap_or_else(|| to.local_part().to_string());
+            let request = OutboxRequest {
+                unique_key: OutboxRequest::key_for(kind, None, Some(&occurrence), to.as_str()),
+                channel: Channel::Mail,
+                kind,
+                meeting_id: None,
+                occurrence: Some(occurrence.clone()),
+                recipient: to.as_str().to_string(),
+                data: serde_json::json!({
+                    "command": command,
+                    "room": s.room.as_str(),
+                    "roomName": link.as_ref().map(|l| l.0.clone()),
+                    "link": link.as_ref().map(|l| l.1.clone()),
+                    "server": s.server.as_str(),
+                    "recipientName": name,
+                    "by": actor.name,
+                }),
+                not_before: self.clock.now(),
+            };
+            if let Err(e) = self.store.enqueue_outbox(&request, self.clock.now()).await {
+                tracing::warn!(room = %s.room, to = %to, error = %e, "cannot queue a share mail");
+            }
+        }
     }
 
     async fn share(&self, s: &ShareRoom, share: bool) -> Result<Vec<ItemResult>, OpError> {
