@@ -357,7 +357,14 @@ impl World {
         let meeting = self
             .spec()
             .map(|spec| meeting_facts(spec, start.as_ref(), &self.zone, lang));
-        let minutes_left = start.as_ref().map(|s| minutes_until(service.now(), s));
+        // A reminder rendered before it is due (a preview) says what it will say when due.
+        let minutes_left = start.as_ref().map(|s| {
+            let left = minutes_until(service.now(), s);
+            match data["minutesBefore"].as_i64() {
+                Some(due) if due >= 0 => left.min(due),
+                _ => left,
+            }
+        });
         let previous_start = data["previousStart"]
             .as_str()
             .and_then(|s| s.parse::<Zoned>().ok())

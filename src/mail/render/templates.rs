@@ -240,6 +240,15 @@ fn environment(style: Style) -> Environment<'static> {
     {
         env.set_syntax(syntax);
     }
+    // minijinja's HTML escaping also turns `/` into `&#x2f;`, which leaves links in the HTML
+    // part hard to read and to search for; escaping `& < > " '` is all HTML needs.
+    env.set_formatter(|out, state, value| {
+        if *state.auto_escape() != AutoEscape::Html || value.is_safe() {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let escaped = text::escape_html(&value.to_string());
+        out.write_str(&escaped).map_err(minijinja::Error::from)
+    });
     env.set_auto_escape_callback(|name| {
         if name.ends_with(HTML_SUFFIX) {
             AutoEscape::Html

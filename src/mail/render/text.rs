@@ -121,12 +121,13 @@ pub(super) fn repeats(r: &Recurrence, lang: Language) -> String {
     }
 }
 
-/// Minimal HTML escaping for text put into markup we write ourselves.
+/// HTML escaping for text and attribute values.
 pub(super) fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// The plain-text part of an HTML body: tags dropped, `<head>`/`<style>`/`<script>` skipped,
