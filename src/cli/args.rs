@@ -50,6 +50,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RoomsCommand,
     },
+    /// The mail outbox: preview one mail, list, delete, purge.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Stored per-item results of earlier commands.
     Results {
         /// The result number printed by the command.
@@ -72,6 +77,59 @@ pub enum Command {
 pub enum ServersCommand {
     /// List configured servers (no secrets).
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Render one mail of a meeting as it would be sent now, without sending or queueing it.
+    Preview {
+        /// A mail kind (owner_info, owner_reminder, owner_started, share_info, invitation,
+        /// moderator_link, room_shared, room_unshared, meeting_cancelled, meeting_changed) or
+        /// a template file in mail.templates_dir (e.g. meetingInvitationInfoTemplate.j2).
+        what: String,
+        /// The meeting the mail is about.
+        #[arg(long)]
+        meeting: String,
+        /// Recipient [default: the kind's own: the owner, the first invitee, moderator or
+        /// sharee].
+        #[arg(long)]
+        to: Option<String>,
+        /// Language of the built-in templates (en, de) [default: mail.language].
+        #[arg(long)]
+        lang: Option<String>,
+        /// With a template file: the mail it stands for [default: by the original's file name,
+        /// else owner_info].
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// Mails in the outbox.
+    List {
+        #[arg(long, value_enum, default_value = "queued")]
+        state: MailState,
+    },
+    /// Delete one mail from the outbox (its number from `mail list`).
+    Delete { id: i64 },
+    /// Delete all mails of one state from the outbox.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["queued", "failed", "sent"])))]
+    Purge {
+        /// Mails not sent yet (waiting, being retried or being sent).
+        #[arg(long)]
+        queued: bool,
+        /// Mails given up on.
+        #[arg(long)]
+        failed: bool,
+        /// Mails delivered.
+        #[arg(long)]
+        sent: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum MailState {
+    Queued,
+    Sent,
+    Failed,
+    All,
 }
 
 #[derive(Debug, Subcommand)]

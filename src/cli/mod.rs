@@ -5,6 +5,7 @@ mod demo;
 mod demo_chat;
 mod doctor;
 mod greenlight;
+mod mail;
 pub mod render;
 
 pub use args::Cli;
@@ -62,6 +63,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = open_app(cli.config.as_deref()).await?;
             let (op, opts) = greenlight::rooms_op(&app, command).await?;
             Ok(execute(&app, op, json, opts).await)
+        }
+        Command::Mail { command } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            mail::run(&app, command, json).await
         }
         Command::Results { id } => {
             let app = open_app(cli.config.as_deref()).await?;

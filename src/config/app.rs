@@ -67,6 +67,8 @@ const MAIL_KEYS: &[&str] = &[
     "from",
     "from_name",
     "send_emails",
+    "templates_dir",
+    "language",
 ];
 const DEFAULTS_KEYS: &[&str] = &[
     "timeZone",
@@ -262,6 +264,12 @@ pub struct MailConfig {
     pub password: Option<Secret>,
     pub from: Option<Email>,
     pub from_name: Option<String>,
+    /// Mail templates that replace the built-in ones by file name (`<lang>/<kind>.j2`, the
+    /// original's `meetingOwnerInfoTemplate.j2` …), and where meetings' `*Template` keys
+    /// point. None: only the built-in templates.
+    pub templates_dir: Option<PathBuf>,
+    /// Language of the built-in templates (`en` or `de`).
+    pub language: crate::mail::render::Language,
 }
 
 impl Default for MailConfig {
@@ -275,6 +283,8 @@ impl Default for MailConfig {
             password: None,
             from: None,
             from_name: None,
+            templates_dir: None,
+            language: crate::mail::render::Language::default(),
         }
     }
 }
@@ -900,6 +910,13 @@ fn read_mail(ctx: &mut Ctx, f: &Fields<'_>, mail: &mut MailConfig) {
     mail.password = f.secret(ctx, "password").map(Secret::new);
     mail.from = f.parsed::<Email>(ctx, "from", EMAIL_HINT);
     mail.from_name = f.text(ctx, "from_name");
+    mail.templates_dir = f.text(ctx, "templates_dir").map(PathBuf::from);
+    mail.language = f
+        .checked(ctx, "language", "use en or de", |s| {
+            crate::mail::render::Language::parse(s)
+                .ok_or_else(|| format!("{} is not a mail language", shown(s)))
+        })
+        .unwrap_or_default();
     if mail.send_emails {
         if !f.has("host") {
             f.missing(ctx, "host", "smtp.uni.example");

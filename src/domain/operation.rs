@@ -241,6 +241,11 @@ pub enum Operation {
     DeleteMail {
         id: i64,
     },
+    /// Delete every mail in one state from the outbox (`pending`: the queued ones).
+    PurgeMail {
+        #[serde(default)]
+        state: MailFilter,
+    },
 }
 
 /// A capability an actor must hold for an operation.
@@ -310,6 +315,7 @@ impl Operation {
             DeleteRecordings { .. } => "delete_recordings",
             ListMail { .. } => "list_mail",
             DeleteMail { .. } => "delete_mail",
+            PurgeMail { .. } => "purge_mail",
         }
     }
 
@@ -345,7 +351,7 @@ impl Operation {
                 Scope::RecordingsWrite
             }
             ListMail { .. } => Scope::MailRead,
-            DeleteMail { .. } => Scope::MailWrite,
+            DeleteMail { .. } | PurgeMail { .. } => Scope::MailWrite,
         }
     }
 }

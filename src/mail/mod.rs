@@ -12,6 +12,8 @@
 
 use crate::domain::Email;
 
+pub mod render;
+
 /// Name and address of a sender or recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {

@@ -567,6 +567,42 @@ impl Service {
         let room = self.meeting_room(&m.spec).await.ok().flatten();
         Ok(public_room_link(&server, &m.spec, room.as_ref()))
     }
+
+    /// The moderator join link of a `sendModeratorLink` recipient's mail, made at send time
+    /// like the original's `get_join_url(bbb_id, name, 'moderator', moderator_pw)`: the
+    /// Greenlight room's BBB meeting (v3 the role form, v2 the room's moderator password),
+    /// else the meeting's own BBB id. It carries no createTime, so it stays valid for every
+    /// later session of the room, and it goes only into that recipient's mail.
+    pub async fn moderator_link(&self, id: &MeetingId, name: &str) -> Result<String, OpError> {
+        use crate::bbb::{JoinAuth, JoinParams, Role};
+        let m = self.meeting(id).await?;
+        let server = self.server(&m.spec.server).await?;
+        let (bbb_id, auth) = match self.meeting_room(&m.spec).await? {
+            Some((t, r)) => {
+                let bbb_id =
+                    crate::domain::BbbMeetingId::try_from(r.meeting_id.as_str()).map_err(|e| {
+                        OpError::Invalid(format!("Greenlight room {}: {e}", r.friendly_id))
+                    })?;
+                let auth = match t.gl.version() {
+                    crate::greenlight::GreenlightVersion::V3 => JoinAuth::Role(Role::Moderator),
+                    crate::greenlight::GreenlightVersion::V2 => {
+                        let pw = r.moderator_pw.as_ref().ok_or_else(|| {
+                            OpError::Invalid(format!(
+                                "Greenlight room {} has no moderator password",
+                                r.friendly_id
+                            ))
+                        })?;
+                        JoinAuth::Password(pw.expose().to_string())
+                    }
+                };
+                (bbb_id, auth)
+            }
+            None => (m.spec.effective_bbb_id(), JoinAuth::Role(Role::Moderator)),
+        };
+        Ok(self
+            .connect(&server)
+            .join_url(&JoinParams::new(bbb_id, name, auth)))
+    }
 }
 
 fn public_room_link(

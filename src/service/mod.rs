@@ -163,6 +163,7 @@ impl Service {
             DeleteRecordings { server, records } => self.delete_recordings(server, records).await,
             ListMail { filter } => self.list_mail(*filter).await,
             DeleteMail { id } => self.delete_mail(*id).await,
+            PurgeMail { state } => self.purge_mail(*state).await,
             CommandResult { id } => self.command_result(*id).await,
             CreateUser(_)
             | DeleteUser { .. }
@@ -285,6 +286,37 @@ impl Service {
         } else {
             Err(OpError::not_found("mail", format!("#{id}")))
         }
+    }
+
+    /// Delete every mail of a state (chat notices are left alone). Entries the sender claims
+    /// meanwhile are deleted too if listed; the count says how many went.
+    async fn purge_mail(
+        &self,
+        state: crate::domain::operation::MailFilter,
+    ) -> Result<Outcome, OpError> {
+        use crate::domain::operation::MailFilter;
+        let filter = crate::store::OutboxFilter {
+            state,
+            channel: Some(crate::domain::Channel::Mail),
+            meeting: None,
+        };
+        let mails = self.store.list_outbox(&filter).await.map_err(internal)?;
+        let mut deleted = 0usize;
+        for m in &mails {
+            if self.store.delete_outbox(m.id).await.map_err(internal)? {
+                deleted += 1;
+            }
+        }
+        let what = match state {
+            MailFilter::Pending => "queued ",
+            MailFilter::Sent => "sent ",
+            MailFilter::Failed => "failed ",
+            MailFilter::All => "",
+        };
+        let s = if deleted == 1 { "" } else { "s" };
+        Ok(Outcome::Done {
+            message: format!("{deleted} {what}mail{s} deleted from the outbox"),
+        })
     }
 }
 
