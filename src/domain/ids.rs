@@ -126,7 +126,11 @@ fn check_room(s: &str) -> Result<String, String> {
     let t = s.trim();
     // Accept a pasted room URL: Greenlight 3's `…/rooms/<id>[/join]`, else (Greenlight 2's
     // `…/b/<id>`, the short `…/<id>`) the last path segment; no query or fragment.
-    let t = t.split(['?', '#']).next().unwrap_or(t).trim_end_matches('/');
+    let t = t
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(t)
+        .trim_end_matches('/');
     let t = match t.split_once("/rooms/") {
         Some((_, rest)) => rest.split('/').next().unwrap_or(rest),
         None => t.rsplit('/').next().unwrap_or(t),
