@@ -10,6 +10,8 @@
 //! - [`smtp`] and [`sender`]: delivery with retry, back-off and dead-letter, the SMTP reply
 //!   recorded.
 
+pub mod ics;
+
 use crate::domain::Email;
 
 pub mod render;
