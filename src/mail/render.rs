@@ -259,7 +259,7 @@ pub async fn render_request(
         to: &to,
     });
     let parts = templates::render(&chosen, &ctx, vars, lang)?;
-    let calendar = calendar_part(service, request, &ctx).await?;
+    let calendar = calendar_part(service, request, world.spec(), &from, &to, &ctx).await?;
     Ok(RenderedMail {
         message_id: message_id(&request.unique_key, &from.email),
         from,
@@ -591,16 +591,51 @@ pub async fn calendar_sequence(service: &Service, meeting: &MeetingId) -> Result
 }
 
 /// The calendar part: a REQUEST for invitations, owner info mails and moved meetings, a
-/// CANCEL for cancellations, with SEQUENCE from [`calendar_sequence`].
-// ics: attached once src/mail/ics.rs lands (ics::invitation / ics::cancellation with the
-// meeting, the request's occurrence, calendar_sequence(..), organizer = sender, attendee =
-// recipient, url = ctx.link, service.now()).
+/// CANCEL for cancellations, with SEQUENCE from [`calendar_sequence`]. A meeting that cannot
+/// be put in a calendar (no start yet) gets its mail without one.
 async fn calendar_part(
-    _service: &Service,
-    _request: &OutboxRequest,
-    _ctx: &MailContext,
+    service: &Service,
+    request: &OutboxRequest,
+    spec: Option<&crate::domain::MeetingSpec>,
+    from: &Mailbox,
+    to: &Mailbox,
+    ctx: &MailContext,
 ) -> Result<Option<CalendarPart>, RenderError> {
-    Ok(None)
+    let cancel = match request.kind {
+        NoticeKind::Invitation | NoticeKind::OwnerInfo | NoticeKind::MeetingChanged => false,
+        NoticeKind::MeetingCancelled => true,
+        _ => return Ok(None),
+    };
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    let sequence = calendar_sequence(service, &spec.id).await?;
+    // One occurrence of a series is addressed by its start; a single meeting as a whole.
+    let occurrence = request
+        .occurrence
+        .as_deref()
+        .filter(|_| spec.recurrence.is_some());
+    let build = if cancel {
+        crate::mail::ics::cancellation
+    } else {
+        crate::mail::ics::invitation
+    };
+    let now = service.now();
+    match build(
+        spec,
+        occurrence,
+        sequence,
+        from,
+        to,
+        ctx.link.as_deref(),
+        now,
+    ) {
+        Ok(part) => Ok(Some(part)),
+        Err(e) => {
+            tracing::debug!(meeting = %spec.id, error = %e, "no calendar part");
+            Ok(None)
+        }
+    }
 }
 
 /// The request the workflow would queue for `kind` of `meeting`, for `mail preview`: to `to`,
