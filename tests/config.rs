@@ -839,6 +839,37 @@ fn mail_and_matrix_requirements() {
 }
 
 #[test]
+fn mail_delivery_settings() {
+    let text = "mail:\n  host: smtp.uni.example\n  delivery: debug\n  max_attempts: 3\n  timeout_seconds: 10\n  ca_file: /etc/ssl/uni-ca.pem\n";
+    let c = AppConfig::from_yaml_str(text, "bot-config.yml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.mail.delivery, schedulight::config::MailDelivery::Debug);
+    assert_eq!(c.mail.max_attempts, 3);
+    assert_eq!(c.mail.timeout, std::time::Duration::from_secs(10));
+    assert_eq!(
+        c.mail.ca_file.as_deref(),
+        Some(Path::new("/etc/ssl/uni-ca.pem"))
+    );
+    let default = AppConfig::from_yaml_str("", "bot-config.yml").unwrap();
+    assert_eq!(
+        default.mail.delivery,
+        schedulight::config::MailDelivery::Send
+    );
+    assert_eq!(default.mail.max_attempts, 8);
+
+    // Plain SMTP only to this machine.
+    let plain = "mail:\n  host: smtp.uni.example\n  tls: none\n";
+    let errors = AppConfig::from_yaml_str(plain, "bot-config.yml").unwrap_err();
+    assert!(errors.to_string().contains("clear text"), "{errors}");
+    let local = "mail:\n  host: localhost\n  tls: none\n";
+    assert!(AppConfig::from_yaml_str(local, "bot-config.yml").is_ok());
+    let bad = "mail:\n  delivery: sometimes\n  max_attempts: 0\n";
+    let errors = AppConfig::from_yaml_str(bad, "bot-config.yml").unwrap_err();
+    let text = errors.to_string();
+    assert!(text.contains("not a delivery mode"), "{text}");
+    assert!(text.contains("at least 1"), "{text}");
+}
+
+#[test]
 fn pyyaml_isms() {
     let text = "\
 meetings:

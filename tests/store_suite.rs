@@ -107,6 +107,7 @@ suite!(
     jobs_concurrent_claimers_share_nothing,
     mail_outbox_lifecycle,
     mail_outbox_filters_and_delete,
+    outbox_lease_reclaims_after_a_crash,
     audit_is_newest_first,
     tokens_lifecycle,
     quotes_and_unicode_survive,
@@ -767,20 +768,23 @@ async fn mail_outbox_lifecycle(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .claim_outbox(Channel::Mail, t(99), 10)
+            .claim_outbox(Channel::Mail, t(99), t(99 + 1000), 10)
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
         store
-            .claim_outbox(Channel::Chat, t(100), 10)
+            .claim_outbox(Channel::Chat, t(100), t(100 + 1000), 10)
             .await
             .unwrap()
             .is_empty(),
         "another channel's sender does not take mails"
     );
-    let claimed = store.claim_outbox(Channel::Mail, t(100), 10).await.unwrap();
+    let claimed = store
+        .claim_outbox(Channel::Mail, t(100), t(100 + 1000), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     let c = &claimed[0];
     assert_eq!((c.id, c.state, c.attempts), (id, OutboxState::Sending, 1));
@@ -791,7 +795,7 @@ async fn mail_outbox_lifecycle(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .claim_outbox(Channel::Mail, t(200), 10)
+            .claim_outbox(Channel::Mail, t(200), t(200 + 1000), 10)
             .await
             .unwrap()
             .is_empty(),
@@ -817,12 +821,15 @@ async fn mail_outbox_lifecycle(store: Arc<dyn Store>) {
     assert_eq!(listed[0].last_error.as_deref(), Some("421 try later"));
     assert!(
         store
-            .claim_outbox(Channel::Mail, t(299), 10)
+            .claim_outbox(Channel::Mail, t(299), t(299 + 1000), 10)
             .await
             .unwrap()
             .is_empty()
     );
-    let again = store.claim_outbox(Channel::Mail, t(300), 10).await.unwrap();
+    let again = store
+        .claim_outbox(Channel::Mail, t(300), t(300 + 1000), 10)
+        .await
+        .unwrap();
     assert_eq!(again[0].attempts, 2);
 
     store
@@ -852,6 +859,56 @@ async fn mail_outbox_lifecycle(store: Arc<dyn Store>) {
     );
 }
 
+/// A worker that died between handing a message over and recording it leaves the entry
+/// sending; when its lease has passed another claim takes it again (at least once).
+async fn outbox_lease_reclaims_after_a_crash(store: Arc<dyn Store>) {
+    let id = store
+        .enqueue_outbox(&mail("crash", t(0)), t(0))
+        .await
+        .unwrap()
+        .id;
+    let first = store
+        .claim_outbox(Channel::Mail, t(10), t(100), 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    // The worker dies here: nothing is recorded.
+    assert!(
+        store
+            .claim_outbox(Channel::Mail, t(99), t(200), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the lease holds"
+    );
+    let again = store
+        .claim_outbox(Channel::Mail, t(100), t(300), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "the lease has passed");
+    assert_eq!((again[0].id, again[0].attempts), (id, 2));
+    assert!(
+        store
+            .claim_outbox(Channel::Mail, t(200), t(400), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the new claim carries its own lease"
+    );
+    store
+        .mark_outbox_sent(id, t(201), Some("250 ok"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outbox(Channel::Mail, t(10_000), t(10_100), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "sent is final"
+    );
+}
+
 async fn mail_outbox_filters_and_delete(store: Arc<dyn Store>) {
     let enq = |r: OutboxRequest| {
         let store = store.clone();
@@ -863,9 +920,15 @@ async fn mail_outbox_filters_and_delete(store: Arc<dyn Store>) {
     let mut other = request("chat", Channel::Chat, "!room:uni.example", t(0));
     other.meeting_id = Some(mid("m2"));
     let chat = enq(other).await;
-    let claimed = store.claim_outbox(Channel::Mail, t(10), 1).await.unwrap();
+    let claimed = store
+        .claim_outbox(Channel::Mail, t(10), t(10 + 1000), 1)
+        .await
+        .unwrap();
     assert_eq!(claimed[0].id, ok, "oldest first, limited");
-    let claimed = store.claim_outbox(Channel::Mail, t(10), 10).await.unwrap();
+    let claimed = store
+        .claim_outbox(Channel::Mail, t(10), t(10 + 1000), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [bad]);
     store.mark_outbox_sent(ok, t(11), None).await.unwrap();
     store

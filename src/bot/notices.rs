@@ -37,6 +37,9 @@ pub enum SinkError {
     Permanent(String),
 }
 
+/// How long a claimed notice is ours; a worker that died holding it releases it then.
+const LEASE: SignedDuration = SignedDuration::from_mins(5);
+
 /// How many tries before a notice is given up (it stays listed as failed with the reason).
 pub const MAX_ATTEMPTS: u32 = 8;
 
@@ -50,7 +53,7 @@ pub async fn deliver_due(
     let now = service.now();
     let store = service.store();
     let due = store
-        .claim_outbox(crate::domain::Channel::Chat, now, 32)
+        .claim_outbox(crate::domain::Channel::Chat, now, now + LEASE, 32)
         .await?;
     let mut posted = 0;
     for entry in due {

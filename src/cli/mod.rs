@@ -338,6 +338,23 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
             })
             .await;
     });
+    let mailer =
+        match crate::mail::sender::MailSender::new(app.service.clone(), app.config.mail.clone()) {
+            Ok(sender) => {
+                let mut mail_stop = stop_rx.clone();
+                Some(tokio::spawn(async move {
+                    sender
+                        .run(async move {
+                            let _ = mail_stop.changed().await;
+                        })
+                        .await;
+                }))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "mail sender not started: mail stays queued");
+                None
+            }
+        };
     let bot = app
         .config
         .matrix
@@ -354,6 +371,9 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     let (served, _) = tokio::join!(http, signal);
     served?;
     let _ = scheduler.await;
+    if let Some(mailer) = mailer {
+        let _ = mailer.await;
+    }
     if let Some(bot) = bot {
         let _ = bot.await;
     }

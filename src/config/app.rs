@@ -69,6 +69,10 @@ const MAIL_KEYS: &[&str] = &[
     "send_emails",
     "templates_dir",
     "language",
+    "delivery",
+    "max_attempts",
+    "timeout_seconds",
+    "ca_file",
 ];
 const DEFAULTS_KEYS: &[&str] = &[
     "timeZone",
@@ -270,6 +274,45 @@ pub struct MailConfig {
     pub templates_dir: Option<PathBuf>,
     /// Language of the built-in templates (`en` or `de`).
     pub language: crate::mail::render::Language,
+    /// What the sender does with due mail: send it, only render and log it, or leave it queued.
+    pub delivery: MailDelivery,
+    /// Tries before a mail is dead-lettered (listed as failed with the last SMTP reply).
+    pub max_attempts: u32,
+    /// Connect and per-command SMTP timeout.
+    pub timeout: std::time::Duration,
+    /// Extra root certificates (PEM) for SMTP servers signed by an in-house CA.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `mail.delivery`: the global switch of the mail sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MailDelivery {
+    /// Deliver over SMTP.
+    #[default]
+    Send,
+    /// Render each mail and log it (join links redacted) instead of sending; marks it sent.
+    Debug,
+    /// Send nothing; queued mail waits until delivery is switched back on.
+    Off,
+}
+
+impl MailDelivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::Debug => "debug",
+            Self::Off => "off",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "send" | "on" => Ok(Self::Send),
+            "debug" | "log" => Ok(Self::Debug),
+            "off" | "none" | "hold" => Ok(Self::Off),
+            _ => Err(format!("{} is not a delivery mode", shown(s))),
+        }
+    }
 }
 
 impl Default for MailConfig {
@@ -285,6 +328,10 @@ impl Default for MailConfig {
             from_name: None,
             templates_dir: None,
             language: crate::mail::render::Language::default(),
+            delivery: MailDelivery::default(),
+            max_attempts: 8,
+            timeout: std::time::Duration::from_secs(30),
+            ca_file: None,
         }
     }
 }
@@ -917,6 +964,40 @@ fn read_mail(ctx: &mut Ctx, f: &Fields<'_>, mail: &mut MailConfig) {
                 .ok_or_else(|| format!("{} is not a mail language", shown(s)))
         })
         .unwrap_or_default();
+    mail.delivery = f
+        .checked(
+            ctx,
+            "delivery",
+            "use send, debug or off",
+            MailDelivery::parse,
+        )
+        .unwrap_or_default();
+    if let Some(n) = f.uint::<u32>(ctx, "max_attempts") {
+        if n == 0 {
+            ctx.error_hint(
+                &f.at,
+                &f.path,
+                "`max_attempts` must be at least 1",
+                "8 tries span about four hours",
+            );
+        }
+        mail.max_attempts = n.max(1);
+    }
+    if let Some(secs) = f.uint::<u64>(ctx, "timeout_seconds") {
+        mail.timeout = std::time::Duration::from_secs(secs.max(1));
+    }
+    mail.ca_file = f.text(ctx, "ca_file").map(PathBuf::from);
+    if mail.tls == TlsMode::None
+        && let Some(host) = &mail.host
+        && !crate::mail::smtp::is_loopback(host)
+    {
+        ctx.error_hint(
+            &f.at,
+            &f.path,
+            format!("`tls: none` sends mail and passwords in clear text to {host}"),
+            "use starttls or tls; plain SMTP is only for a relay on this machine (localhost)",
+        );
+    }
     if mail.send_emails {
         if !f.has("host") {
             f.missing(ctx, "host", "smtp.uni.example");

@@ -26,9 +26,9 @@ mod tree;
 
 pub use app::{
     ApiConfig, AppConfig, DEFAULT_COMMAND_PREFIX, DEFAULT_LISTEN, DEFAULT_STORE, ENV_PREFIX,
-    EnvVars, LoggingConfig, MailConfig, MatrixAuth, MatrixConfig, MeetingDefaults, PostgresUrl,
-    StoreConfig, StoreLocation, TlsMode, env_var_name, parse_store_location, process_env,
-    system_time_zone,
+    EnvVars, LoggingConfig, MailConfig, MailDelivery, MatrixAuth, MatrixConfig, MeetingDefaults,
+    PostgresUrl, StoreConfig, StoreLocation, TlsMode, env_var_name, parse_store_location,
+    process_env, system_time_zone,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use greenlight::BCRYPT_COSTS;

@@ -15,6 +15,8 @@ pub mod ics;
 use crate::domain::Email;
 
 pub mod render;
+pub mod sender;
+pub mod smtp;
 
 /// Name and address of a sender or recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,4 +64,6 @@ pub struct RenderedMail {
     /// `<…@…>`, stable per outbox request (derived from its unique key), so a message sent again
     /// after a crash between sending and recording is recognisable as the same message.
     pub message_id: String,
+    /// The BBB server the mail is about: its `mailServer` and `mailDebug` settings apply.
+    pub server: Option<crate::domain::ServerId>,
 }

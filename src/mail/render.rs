@@ -268,6 +268,7 @@ pub async fn render_request(
         text: parts.text,
         html: parts.html,
         calendar,
+        server: world.server.as_ref().map(|s| s.id.clone()),
     })
 }
 

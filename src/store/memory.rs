@@ -38,6 +38,8 @@ struct State {
     steps: Vec<(u64, MeetingId, StepRecord)>,
     jobs: BTreeMap<i64, StoredJob>,
     outbox: BTreeMap<i64, OutboxEntry>,
+    /// Lease ends of outbox entries in state sending.
+    outbox_leases: BTreeMap<i64, Timestamp>,
     audit: Vec<AuditEntry>,
     command_results: BTreeMap<i64, CommandResultRecord>,
     chat_zones: BTreeMap<String, String>,
@@ -451,17 +453,22 @@ impl Store for MemoryStore {
         &self,
         channel: Channel,
         now: Timestamp,
+        lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut st = self.lock();
         let now = us(now);
+        let leases = &st.outbox_leases;
         let mut due: Vec<(Timestamp, i64)> = st
             .outbox
             .values()
             .filter(|m| {
-                m.state == OutboxState::Pending
-                    && m.request.channel == channel
-                    && m.request.not_before <= now
+                m.request.channel == channel
+                    && match m.state {
+                        OutboxState::Pending => m.request.not_before <= now,
+                        OutboxState::Sending => leases.get(&m.id).is_some_and(|l| *l <= now),
+                        _ => false,
+                    }
             })
             .map(|m| (m.request.not_before, m.id))
             .collect();
@@ -469,6 +476,7 @@ impl Store for MemoryStore {
         due.truncate(limit as usize);
         let mut claimed = Vec::with_capacity(due.len());
         for (_, id) in due {
+            st.outbox_leases.insert(id, us(lease_until));
             if let Some(m) = st.outbox.get_mut(&id) {
                 m.state = OutboxState::Sending;
                 m.attempts = m.attempts.saturating_add(1);

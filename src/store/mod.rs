@@ -283,11 +283,14 @@ pub trait Store: Send + Sync {
     ) -> Result<Enqueued, StoreError>;
     /// Ordered by id.
     async fn list_outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxEntry>, StoreError>;
-    /// Pending requests of `channel` whose `not_before` has come, marked sending.
+    /// Pending requests of `channel` whose `not_before` has come, and requests left sending
+    /// by a worker whose lease has passed (it died before recording the result), marked
+    /// sending with a lease until `lease_until`.
     async fn claim_outbox(
         &self,
         channel: Channel,
         now: Timestamp,
+        lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
     async fn mark_outbox_sent(

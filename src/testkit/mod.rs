@@ -3,4 +3,5 @@
 
 pub mod pg;
 pub mod python;
+pub mod smtp;
 pub mod synapse;

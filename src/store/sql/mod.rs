@@ -880,6 +880,7 @@ impl Store for SqlStore {
         &self,
         channel: Channel,
         now: Timestamp,
+        lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         if limit == 0 {
@@ -888,16 +889,18 @@ impl Store for SqlStore {
         let rows = with_pool!(self, |pool, dialect| {
             sqlx::query_as::<_, OutboxRow>(dialect.pick(
                 concat!(
-                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 ",
-                    "WHERE id IN (SELECT id FROM outbox WHERE channel = $3 AND state = 'pending' ",
-                    "AND not_before <= $1 ORDER BY not_before, id LIMIT $2) RETURNING ",
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = $4 ",
+                    "WHERE id IN (SELECT id FROM outbox WHERE channel = $3 AND ",
+                    "((state = 'pending' AND not_before <= $1) OR (state = 'sending' AND lease_until <= $1)) ",
+                    "ORDER BY not_before, id LIMIT $2) RETURNING ",
                     outbox_columns!()
                 ),
                 concat!(
                     "WITH picked AS (SELECT id AS picked_id FROM outbox ",
-                    "WHERE channel = $3 AND state = 'pending' AND not_before <= $1 ",
+                    "WHERE channel = $3 AND ((state = 'pending' AND not_before <= $1) ",
+                    "OR (state = 'sending' AND lease_until <= $1)) ",
                     "ORDER BY not_before, id LIMIT $2 FOR UPDATE SKIP LOCKED) ",
-                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 ",
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = $4 ",
                     "FROM picked WHERE outbox.id = picked.picked_id RETURNING ",
                     outbox_columns!()
                 ),
@@ -905,6 +908,7 @@ impl Store for SqlStore {
             .bind(micros(now))
             .bind(i64::from(limit))
             .bind(channel.as_str())
+            .bind(micros(lease_until))
             .fetch_all(pool)
             .await
         })
