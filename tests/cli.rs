@@ -592,6 +592,7 @@ async fn doctor_checks_the_installation() {
         out.contains("original scheduLight sent every mail"),
         "{out}"
     );
+    assert!(out.contains("✓ mail queue: 0 queued, 0 failed"), "{out}");
 
     let run = land.wd.run(&["--json", "doctor"]).await;
     let checks = run.json();
@@ -623,4 +624,14 @@ async fn doctor_checks_the_installation() {
     drop(smtp);
     let run = land.wd.run(&["--config", "mail-on.yml", "doctor"]).await;
     assert!(run.stdout.contains("✗ SMTP (mail.host)"), "{}", run.stdout);
+    // The global switch is reported.
+    land.wd
+        .write("mail-off.yml", &format!("{base}mail:\n  delivery: off\n"));
+    let run = land.wd.run(&["--config", "mail-off.yml", "doctor"]).await;
+    assert!(
+        run.stdout
+            .contains("! mail queue: 0 queued, 0 failed; mail.delivery is off"),
+        "{}",
+        run.stdout
+    );
 }

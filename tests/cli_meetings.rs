@@ -134,3 +134,44 @@ fn schedule_and_manage_meetings() {
     let (good, _, err) = run(d, &["meetings", "enable", "nosuch"]);
     assert!(!good && err.contains("no meeting named 'nosuch'"), "{err}");
 }
+
+/// The original mailed owners and invitees regardless; here mail is off unless send_emails
+/// says so, and importing the original's file says which meetings would stay silent.
+#[test]
+fn importing_the_originals_meetings_warns_when_send_emails_is_unset() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("bot-config.yml"),
+        "store:\n  location: state.db\nservers:\n  bbb:\n    BBB_URL: http://127.0.0.1:9/bigbluebutton/api\n    BBB_SECRET: s3cret-for-tests\n",
+    )
+    .expect("config");
+    let y = next_year();
+    std::fs::write(
+        d.join("meetings.yml"),
+        format!(
+            "meetings:\n  seminar:\n    server: bbb\n    meetingName: Seminar\n    startDate: {y}-04-01 09:00\n    owner:\n      email: ada@uni.example\n      fullName: Ada\n  quiet:\n    server: bbb\n    meetingName: No one to mail\n    startDate: {y}-04-02 09:00\n  opted:\n    server: bbb\n    meetingName: Opted in\n    startDate: {y}-04-03 09:00\n    send_emails: true\n    sendInvitationLink:\n      bob@uni.example:\n        fullName: Bob\n"
+        ),
+    )
+    .expect("file");
+    let (good, out, err) = run(d, &["meetings", "schedule", "--file", "meetings.yml"]);
+    assert!(good, "{out}\n{err}");
+    assert!(
+        err.contains("warning: meetings.yml: send_emails is set nowhere for meeting (seminar)"),
+        "{err}"
+    );
+    assert!(!err.contains("quiet") && !err.contains("opted"), "{err}");
+
+    // With mail.send_emails on in bot-config.yml there is nothing to warn about.
+    std::fs::write(
+        d.join("bot-config.yml"),
+        "store:\n  location: state.db\nmail:\n  send_emails: true\n  host: localhost\n  from: schedulight@uni.example\nservers:\n  bbb:\n    BBB_URL: http://127.0.0.1:9/bigbluebutton/api\n    BBB_SECRET: s3cret-for-tests\n",
+    )
+    .expect("config");
+    let (good, out, err) = run(
+        d,
+        &["meetings", "schedule", "--update", "--file", "meetings.yml"],
+    );
+    assert!(good, "{out}\n{err}");
+    assert!(!err.contains("send_emails is set nowhere"), "{err}");
+}

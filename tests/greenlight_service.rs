@@ -967,3 +967,68 @@ async fn share_commands_queue_mails() {
     );
     assert_eq!(mails[1].data["command"], "unshare_room");
 }
+
+/// The original CLI's `-e`: the report goes out as a queued mail, with the public room links
+/// only, even when the asking admin sees the signed join links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_links_report_is_mailed_with_public_links_only() {
+    let w = world(GreenlightVersion::V3).await;
+    create_user(&w, "ada@uni.example", "Ada Lovelace", None).await;
+    create_room(&w, "ada@uni.example", "Ada's lab", "ada-lab-one").await;
+    create_room(&w, "ada@uni.example", "Ada's office", "ada-off-two").await;
+    let report_to: schedulight::domain::Email = "dean@uni.example".parse().unwrap();
+    let out = run(
+        &w,
+        Operation::RoomLinks {
+            server: sid(),
+            filter: RoomFilter::Owner("ada@uni.example".parse().unwrap()),
+            mail_to: Some(report_to.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    let Outcome::Rooms { rooms } = out else {
+        panic!("expected rooms, got {out:?}")
+    };
+    assert_eq!(rooms.len(), 2);
+    assert!(
+        rooms.iter().all(|r| r.moderator_link.is_some()),
+        "the admin sees join links"
+    );
+    let queued = w.store.list_outbox(&OutboxFilter::default()).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    let request = &queued[0].request;
+    assert_eq!(
+        (request.kind, request.recipient.as_str()),
+        (NoticeKind::RoomLinks, "dean@uni.example")
+    );
+    let data = request.data.to_string();
+    assert!(!data.contains("/api/join"), "no join links queued: {data}");
+
+    let mail = schedulight::config::MailConfig {
+        from: Some("schedulight@uni.example".parse().unwrap()),
+        ..Default::default()
+    };
+    let rendered =
+        schedulight::mail::render::render_request(&w.service, &mail, request, &Default::default())
+            .await
+            .unwrap();
+    assert_eq!(rendered.subject, "Room links for owner: ada@uni.example");
+    assert_eq!(rendered.to.email, report_to);
+    assert_eq!(rendered.from.email.as_str(), "schedulight@uni.example");
+    for (name, room) in [
+        ("Ada's lab", "ada-lab-one"),
+        ("Ada's office", "ada-off-two"),
+    ] {
+        let block = format!("----\nAda Lovelace: {name}\nEmail: ada@uni.example\nMeeting Link: ");
+        assert!(rendered.text.contains(&block), "{}", rendered.text);
+        assert!(
+            rendered.text.contains(&format!("/{room}\n")),
+            "{}",
+            rendered.text
+        );
+    }
+    assert!(!rendered.text.contains("/api/join"));
+    assert!(!rendered.html.unwrap().contains("/api/join"));
+    assert!(rendered.calendar.is_none());
+}

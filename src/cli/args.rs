@@ -305,6 +305,9 @@ pub enum RoomsCommand {
         /// Also print moderator and viewer join links.
         #[arg(long)]
         links: bool,
+        /// Also mail the report (public room links only) to this address (the original's -e).
+        #[arg(long, short = 'e', value_name = "ADDRESS")]
+        email: Option<String>,
         #[command(flatten)]
         server: ServerArg,
     },

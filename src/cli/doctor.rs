@@ -190,7 +190,7 @@ async fn mail(app: &App) -> Vec<Check> {
         || meetings.iter().any(|m| m.spec.send_emails == Some(true));
     let unset = servers.iter().all(|s| s.send_emails.is_none())
         && meetings.iter().all(|m| m.spec.send_emails.is_none());
-    let mut checks = Vec::new();
+    let mut checks = vec![mail_queue(app).await];
     if !anywhere {
         let detail = if unset {
             "no mail is sent: send_emails is set nowhere and is off by default. The original \
@@ -243,6 +243,48 @@ async fn mail(app: &App) -> Vec<Check> {
         });
     }
     checks
+}
+
+/// The mail queue: what waits, what failed, and whether the sender delivers at all.
+async fn mail_queue(app: &App) -> Check {
+    use crate::config::MailDelivery;
+    use crate::domain::operation::MailFilter;
+    let count = |state| async move {
+        let filter = crate::store::OutboxFilter {
+            state,
+            channel: Some(crate::domain::Channel::Mail),
+            meeting: None,
+        };
+        app.store.list_outbox(&filter).await.map(|l| l.len())
+    };
+    let (queued, failed) = match (
+        count(MailFilter::Pending).await,
+        count(MailFilter::Failed).await,
+    ) {
+        (Ok(q), Ok(f)) => (q, f),
+        (Err(e), _) | (_, Err(e)) => {
+            return Check::new("mail queue", Status::Problem, e.to_string());
+        }
+    };
+    let summary = format!("{queued} queued, {failed} failed");
+    match app.config.mail.delivery {
+        MailDelivery::Off => Check::new(
+            "mail queue",
+            Status::Warning,
+            format!("{summary}; mail.delivery is off: nothing is sent until it is switched on"),
+        ),
+        MailDelivery::Debug => Check::new(
+            "mail queue",
+            Status::Warning,
+            format!("{summary}; mail.delivery is debug: mails are logged, not sent"),
+        ),
+        MailDelivery::Send if failed > 0 => Check::new(
+            "mail queue",
+            Status::Warning,
+            format!("{summary}; see `schedulight mail list --state failed` for the SMTP replies"),
+        ),
+        MailDelivery::Send => Check::new("mail queue", Status::Ok, summary),
+    }
 }
 
 async fn homeserver(url: &str) -> Check {

@@ -206,6 +206,7 @@ pub(super) async fn rooms_op(
             by,
             value,
             links,
+            email: mail_to,
             server: s,
         } => {
             let need = || {
@@ -223,7 +224,7 @@ pub(super) async fn rooms_op(
                 Operation::RoomLinks {
                     server: server(app, &s).await?,
                     filter,
-                    mail_to: None,
+                    mail_to: mail_to.as_deref().map(email).transpose()?,
                 },
                 RenderOptions { links },
             )
@@ -270,6 +271,37 @@ pub(super) async fn schedule_ops(
             .collect();
         if ops.is_empty() {
             bail!("{} has no meetings: section", file.display());
+        }
+        let mut servers = app.store.list_servers().await?;
+        servers.extend(seed.operations().filter_map(|op| match op {
+            Operation::AddServer { server } => Some((**server).clone()),
+            _ => None,
+        }));
+        let quiet = crate::mail::send_emails_unset(
+            app.config.mail.send_emails,
+            &servers,
+            ops.iter().filter_map(|op| match op {
+                Operation::ScheduleMeeting { meeting } | Operation::UpdateMeeting { meeting } => {
+                    Some(&**meeting)
+                }
+                _ => None,
+            }),
+        );
+        if !quiet.is_empty() {
+            let ids: Vec<&str> = quiet.iter().map(|m| m.as_str()).collect();
+            eprintln!(
+                "warning: {}: send_emails is set nowhere for {} ({}), so they get no mail. \
+                 The original scheduLight mailed owners and invitees regardless; here mail is \
+                 off by default. Set send_emails: true on the meetings, their server, or \
+                 mail.send_emails in bot-config.yml to keep sending (schedulight doctor checks it).",
+                file.display(),
+                if ids.len() == 1 {
+                    "meeting"
+                } else {
+                    "meetings"
+                },
+                ids.join(", ")
+            );
         }
         return Ok(ops);
     }

@@ -47,6 +47,8 @@ pub enum NoticeKind {
     RoomUnshared,
     MeetingCancelled,
     MeetingChanged,
+    /// The rooms-and-links report mailed on request (the original CLI's `-e`).
+    RoomLinks,
     /// Chat: the meeting starts soon.
     Reminder,
     /// Chat: the first participant joined.
@@ -62,7 +64,7 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::OwnerInfo,
         Self::OwnerReminder,
         Self::OwnerStarted,
@@ -73,6 +75,7 @@ impl NoticeKind {
         Self::RoomUnshared,
         Self::MeetingCancelled,
         Self::MeetingChanged,
+        Self::RoomLinks,
         Self::Reminder,
         Self::Started,
         Self::Ended,
@@ -93,6 +96,7 @@ impl NoticeKind {
             Self::RoomUnshared => "room_unshared",
             Self::MeetingCancelled => "meeting_cancelled",
             Self::MeetingChanged => "meeting_changed",
+            Self::RoomLinks => "room_links",
             Self::Reminder => "reminder",
             Self::Started => "started",
             Self::Ended => "ended",

@@ -67,3 +67,36 @@ pub struct RenderedMail {
     /// The BBB server the mail is about: its `mailServer` and `mailDebug` settings apply.
     pub server: Option<crate::domain::ServerId>,
 }
+
+/// Meetings that would mail somebody (an owner, invitees, moderators, shares) but for which
+/// `send_emails` is set nowhere — not on the meeting, its recipients or its server, and not in
+/// bot-config.yml. The original scheduLight mailed them regardless; here they get no mail, so
+/// an import of the original's files warns about them.
+pub fn send_emails_unset<'a>(
+    global: bool,
+    servers: &[crate::domain::ServerSpec],
+    meetings: impl IntoIterator<Item = &'a crate::domain::MeetingSpec>,
+) -> Vec<crate::domain::MeetingId> {
+    if global {
+        return Vec::new();
+    }
+    meetings
+        .into_iter()
+        .filter(|m| {
+            let lists = [
+                &m.send_invitation_link,
+                &m.send_moderator_link,
+                &m.share_with,
+            ];
+            let mails = m.owner.is_some() || lists.iter().any(|l| !l.is_empty());
+            let set_on_recipient = lists
+                .iter()
+                .any(|l| l.values().any(|r| r.send_emails.is_some()));
+            let server_sets = servers
+                .iter()
+                .any(|s| s.id == m.server && s.send_emails.is_some());
+            mails && m.send_emails.is_none() && !set_on_recipient && !server_sets
+        })
+        .map(|m| m.id.clone())
+        .collect()
+}

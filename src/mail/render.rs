@@ -202,6 +202,26 @@ pub struct MailContext {
     /// Who shared or unshared the room.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shared_by: Option<String>,
+    /// The room-links report: what was searched (`owner: ann@uni.example`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// The room-links report's rooms (public links only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rooms: Vec<ReportRoom>,
+}
+
+/// One room of the room-links report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ReportRoom {
+    pub id: String,
+    pub name: String,
+    pub owner_name: String,
+    pub owner_email: String,
+    /// The public room link.
+    pub link: String,
+    /// `startDate` of a scheduled meeting in this room, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
 }
 
 /// Render one outbox entry (the mail sender's call).
@@ -298,7 +318,7 @@ impl World {
             request.kind,
             NoticeKind::RoomShared | NoticeKind::RoomUnshared
         );
-        if meeting.is_none() && !is_room_mail {
+        if meeting.is_none() && !is_room_mail && request.kind != NoticeKind::RoomLinks {
             return Err(RenderError::Unusable(format!(
                 "a {} mail needs a meeting",
                 request.kind.as_str()
@@ -423,6 +443,8 @@ impl World {
             previous_start,
             room,
             shared_by: data["senderName"].as_str().map(str::to_string),
+            report: data["report"].as_str().map(str::to_string),
+            rooms: serde_json::from_value(data["rooms"].clone()).unwrap_or_default(),
         })
     }
 }

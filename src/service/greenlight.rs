@@ -426,12 +426,6 @@ impl Service {
         filter: &RoomFilter,
         mail_to: Option<&Email>,
     ) -> Result<Outcome, OpError> {
-        if mail_to.is_some() {
-            return Err(OpError::NotAvailableYet {
-                op: "room links by mail".into(),
-                capability: "sending mail".into(),
-            });
-        }
         let t = self.greenlight(server).await?;
         let rooms = match filter {
             RoomFilter::Name(n) => self.search(&t, RoomSearch::Name(n.clone())).await?,
@@ -441,11 +435,71 @@ impl Service {
         };
         let with_links = actor.may(Scope::MeetingsWrite);
         let bbb = self.connect(&t.server);
-        let rooms = rooms
+        let rooms: Vec<RoomView> = rooms
             .iter()
             .map(|r| room_view(&t, bbb.as_ref(), r, with_links))
             .collect();
+        if let Some(to) = mail_to {
+            self.queue_room_links_report(server, filter, &rooms, to)
+                .await?;
+        }
         Ok(Outcome::Rooms { rooms })
+    }
+
+    /// The original CLI's `-e`: the report as a mail, with the public room links only (signed
+    /// join links are credentials and never go to a report address). Queued like every mail,
+    /// so it is retried when SMTP is down; explicitly asked for, so `send_emails` does not stop it.
+    async fn queue_room_links_report(
+        &self,
+        server: &ServerId,
+        filter: &RoomFilter,
+        rooms: &[RoomView],
+        to: &Email,
+    ) -> Result<(), OpError> {
+        let report = match filter {
+            RoomFilter::Name(n) => format!("name: {n}"),
+            RoomFilter::Room(r) => format!("id: {r}"),
+            RoomFilter::Owner(e) => format!("owner: {e}"),
+            RoomFilter::Meetings => "scheduled meetings".to_string(),
+        };
+        let meetings = self.store.list_meetings().await.map_err(internal)?;
+        let start_of = |room: &str| {
+            meetings
+                .iter()
+                .filter(|m| m.spec.server == *server)
+                .find(|m| m.spec.room.as_ref().is_some_and(|r| r.to_string() == room))
+                .and_then(|m| m.spec.start)
+                .map(|s| s.strftime("%Y-%m-%d %H:%M").to_string())
+        };
+        let lines: Vec<crate::mail::render::ReportRoom> = rooms
+            .iter()
+            .map(|r| crate::mail::render::ReportRoom {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                owner_name: r.owner_name.clone(),
+                owner_email: r.owner_email.clone(),
+                link: r.link.clone(),
+                start: start_of(&r.id),
+            })
+            .collect();
+        let now = self.clock.now();
+        let request = OutboxRequest {
+            unique_key: format!("room_links/{server}/{}/{to}", now.as_microsecond()),
+            channel: Channel::Mail,
+            kind: NoticeKind::RoomLinks,
+            meeting_id: None,
+            occurrence: None,
+            recipient: to.as_str().to_string(),
+            data: serde_json::json!({
+                "server": server.as_str(),
+                "report": report,
+                "rooms": lines,
+                "recipientName": to.local_part(),
+            }),
+            not_before: now,
+        };
+        self.enqueue(request).await?;
+        Ok(())
     }
 
     pub(super) async fn show_user(

@@ -162,7 +162,7 @@ impl Service {
         Ok(())
     }
 
-    async fn enqueue(&self, request: OutboxRequest) -> Result<Enqueued, OpError> {
+    pub(super) async fn enqueue(&self, request: OutboxRequest) -> Result<Enqueued, OpError> {
         let done = self
             .store
             .enqueue_outbox(&request, self.clock.now())

@@ -55,6 +55,8 @@ const BUILTIN: &[(&str, &str, &str)] = &[
     builtin!("de", "room_unshared"),
     builtin!("de", "meeting_cancelled"),
     builtin!("de", "meeting_changed"),
+    builtin!("en", "room_links"),
+    builtin!("de", "room_links"),
 ];
 
 /// Template files larger than this are refused (a mail template is a few kilobytes).
