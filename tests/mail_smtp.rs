@@ -574,3 +574,45 @@ async fn a_crash_between_sending_and_recording_resends_the_same_message() {
     let e = w.entry(id).await;
     assert_eq!((e.state, e.attempts), (OutboxState::Sent, 2));
 }
+
+/// Mails are decided again when they are sent: a meeting switched to `send_emails: false`
+/// after its mails were queued sends none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_emails_switched_off_after_queueing_stops_the_mail() {
+    let w = world().await;
+    let sink = sink(SinkOptions::default());
+    let cfg = config(sink.port(), TlsMode::None, None);
+    let (id, _) = w
+        .queue(NoticeKind::Invitation, "zoe@uni.example", "Zoë")
+        .await;
+    let mut spec = w
+        .store
+        .get_meeting(&"lecture".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .spec;
+    spec.send_emails = Some(false);
+    w.service
+        .execute(
+            &Actor::admin("test"),
+            Operation::UpdateMeeting {
+                meeting: Box::new(spec),
+            },
+        )
+        .await
+        .unwrap();
+    let done = w.sender(&cfg).deliver_due().await.unwrap();
+    assert_eq!(done.failed, 1);
+    let e = w.entry(id).await;
+    assert_eq!(e.state, OutboxState::Failed);
+    assert!(
+        e.last_error
+            .as_deref()
+            .unwrap()
+            .contains("send_emails is false on the meeting"),
+        "{:?}",
+        e.last_error
+    );
+    assert!(sink.messages().is_empty());
+}

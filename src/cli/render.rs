@@ -139,6 +139,38 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
                 let _ = writeln!(out, "  {mark} {}: {}", r.item, r.message);
             }
         }
+        Outcome::Mails { mails } if mails.is_empty() => {
+            out.push_str("the mail outbox has no such mails\n")
+        }
+        Outcome::Mails { mails } => {
+            for m in mails {
+                let _ = write!(out, "#{} {} {} to {}", m.id, m.state, m.kind, m.recipient);
+                if let Some(id) = &m.meeting {
+                    let _ = write!(out, " — meeting {id}");
+                }
+                if let Some(o) = &m.occurrence {
+                    let _ = write!(out, " {o}");
+                }
+                let _ = write!(out, " (attempts {})", m.attempts);
+                match (m.state.as_str(), &m.sent_at, &m.reply, &m.last_error) {
+                    ("sent", Some(at), reply, _) => {
+                        let _ = write!(out, " sent {at}");
+                        if let Some(r) = reply {
+                            let _ = write!(out, ": {r}");
+                        }
+                    }
+                    (state, _, _, error) => {
+                        if state == "pending" && m.attempts > 0 {
+                            let _ = write!(out, ", next try {}", m.not_before);
+                        }
+                        if let Some(e) = error {
+                            let _ = write!(out, ": {e}");
+                        }
+                    }
+                }
+                out.push('\n');
+            }
+        }
         Outcome::Done { message } => {
             out.push_str(message);
             out.push('\n');

@@ -201,10 +201,42 @@ pub enum Outcome {
         result_id: i64,
         results: Vec<ItemResult>,
     },
+    /// Mails in the outbox (`mail list`).
+    Mails {
+        mails: Vec<MailView>,
+    },
     /// A plain confirmation, e.g. "meeting lecture disabled".
     Done {
         message: String,
     },
+}
+
+/// One mail in the outbox, as `mail list` and the API show it (no rendered body: mails are
+/// rendered at send time).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailView {
+    pub id: i64,
+    /// `owner_info`, `invitation`, …
+    pub kind: String,
+    /// `pending`, `sending`, `sent` or `failed`.
+    pub state: String,
+    pub recipient: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<MeetingId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrence: Option<String>,
+    pub attempts: u32,
+    /// The last failure (SMTP reply or why it could not be rendered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// The receiving server's reply on delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    pub created_at: jiff::Timestamp,
+    /// Not sent before this (the next try for a mail being retried).
+    pub not_before: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<jiff::Timestamp>,
 }
 
 /// Why an operation failed, in words a user can act on. Internal details stay in the logs.

@@ -279,7 +279,16 @@ pub async fn render_request(
         to: &to,
     });
     let parts = templates::render(&chosen, &ctx, vars, lang)?;
-    let calendar = calendar_part(service, request, world.spec(), &from, &to, &ctx).await?;
+    let calendar = calendar_part(
+        service,
+        request,
+        world.spec(),
+        &world.zone,
+        &from,
+        &to,
+        &ctx,
+    )
+    .await?;
     Ok(RenderedMail {
         message_id: message_id(&request.unique_key, &from.email),
         from,
@@ -442,7 +451,11 @@ impl World {
             minutes_left,
             previous_start,
             room,
-            shared_by: data["senderName"].as_str().map(str::to_string),
+            // `by`: what share mails queued before this version carry.
+            shared_by: data["senderName"]
+                .as_str()
+                .or_else(|| data["by"].as_str())
+                .map(str::to_string),
             report: data["report"].as_str().map(str::to_string),
             rooms: serde_json::from_value(data["rooms"].clone()).unwrap_or_default(),
         })
@@ -620,6 +633,7 @@ async fn calendar_part(
     service: &Service,
     request: &OutboxRequest,
     spec: Option<&crate::domain::MeetingSpec>,
+    zone: &jiff::tz::TimeZone,
     from: &Mailbox,
     to: &Mailbox,
     ctx: &MailContext,
@@ -632,6 +646,15 @@ async fn calendar_part(
     let Some(spec) = spec else {
         return Ok(None);
     };
+    // The zone the scheduler runs the meeting in: its own timeZone, else bot-config's default
+    // (not the machine's, which may differ).
+    let mut spec = std::borrow::Cow::Borrowed(spec);
+    if spec.time_zone.is_none()
+        && let Some(name) = zone.iana_name()
+    {
+        spec.to_mut().time_zone = Some(name.to_string());
+    }
+    let spec = spec.as_ref();
     let sequence = calendar_sequence(service, &spec.id).await?;
     // One occurrence of a series is addressed by its start; a single meeting as a whole.
     let occurrence = request

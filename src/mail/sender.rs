@@ -192,6 +192,21 @@ impl MailSender {
     }
 
     async fn deliver_one(&self, entry: &OutboxEntry) -> Result<Outcome, Failure> {
+        match self.service.mail_still_wanted(&entry.request).await {
+            Ok(()) => {}
+            Err(crate::domain::OpError::Invalid(why)) => {
+                return Err(Failure {
+                    error: format!("not sent: {why} (changed after it was queued)"),
+                    permanent: true,
+                });
+            }
+            Err(e) => {
+                return Err(Failure {
+                    error: e.to_string(),
+                    permanent: false,
+                });
+            }
+        }
         let mail = render::render_entry(&self.service, &self.config, entry)
             .await
             .map_err(Failure::render)?;

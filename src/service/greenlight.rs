@@ -386,7 +386,7 @@ impl Service {
                     "link": link.as_ref().map(|l| l.1.clone()),
                     "server": s.server.as_str(),
                     "recipientName": name,
-                    "by": actor.name,
+                    "senderName": actor.name,
                 }),
                 not_before: self.clock.now(),
             };

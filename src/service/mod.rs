@@ -230,38 +230,24 @@ impl Service {
             meeting: None,
         };
         let mails = self.store.list_outbox(&filter).await.map_err(internal)?;
-        let lines = mails
-            .iter()
-            .map(|m| {
-                let r = &m.request;
-                format!(
-                    "#{} {:?} {} to {}{}{} (attempts {}){}",
-                    m.id,
-                    m.state,
-                    r.kind,
-                    r.recipient,
-                    r.meeting_id
-                        .as_ref()
-                        .map(|id| format!(" — meeting {id}"))
-                        .unwrap_or_default(),
-                    r.occurrence
-                        .as_ref()
-                        .map(|o| format!(" {o}"))
-                        .unwrap_or_default(),
-                    m.attempts,
-                    m.last_error
-                        .as_ref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default(),
-                )
+        let mails = mails
+            .into_iter()
+            .map(|m| crate::domain::outcome::MailView {
+                id: m.id,
+                kind: m.request.kind.as_str().to_string(),
+                state: m.state.as_str().to_string(),
+                recipient: m.request.recipient,
+                meeting: m.request.meeting_id,
+                occurrence: m.request.occurrence,
+                attempts: m.attempts,
+                last_error: m.last_error,
+                reply: m.reply,
+                created_at: m.created_at,
+                not_before: m.request.not_before,
+                sent_at: m.sent_at,
             })
-            .collect::<Vec<_>>();
-        let message = if lines.is_empty() {
-            "the mail outbox has no such mails".to_string()
-        } else {
-            lines.join("\n")
-        };
-        Ok(Outcome::Done { message })
+            .collect();
+        Ok(Outcome::Mails { mails })
     }
 
     async fn command_result(&self, id: i64) -> Result<Outcome, OpError> {

@@ -72,6 +72,36 @@ impl Service {
         }
     }
 
+    /// `send_emails` again at send time, from the meeting as it is now: a meeting (or its
+    /// server, or a recipient's entry) switched off after the mail was queued gets no mail.
+    /// Mails without a meeting (room shares, reports) were decided when they were queued.
+    pub async fn mail_still_wanted(&self, request: &OutboxRequest) -> Result<(), OpError> {
+        let Some(id) = &request.meeting_id else {
+            return Ok(());
+        };
+        let Some(meeting) = self.store.get_meeting(id).await.map_err(internal)? else {
+            return Ok(());
+        };
+        let spec = &meeting.spec;
+        let server = self
+            .store
+            .get_server(&spec.server)
+            .await
+            .map_err(internal)?;
+        let to = request.recipient.parse::<Email>().ok();
+        let recipient = to.as_ref().and_then(|to| {
+            [
+                &spec.send_invitation_link,
+                &spec.send_moderator_link,
+                &spec.share_with,
+            ]
+            .into_iter()
+            .find_map(|list| list.get(to))
+        });
+        self.mail_wanted(spec, server.as_ref(), recipient)
+            .map_err(OpError::Invalid)
+    }
+
     /// Queue one mail unless `send_emails` says no.
     pub(super) async fn queue_mail(&self, r: MailRequest<'_>) -> Result<MailQueued, OpError> {
         if let Err(why) = self.mail_wanted(r.spec, r.server, r.recipient) {

@@ -57,12 +57,7 @@ fn job_state(s: &str) -> Option<JobState> {
 }
 
 pub(crate) fn outbox_state_str(s: OutboxState) -> &'static str {
-    match s {
-        OutboxState::Pending => "pending",
-        OutboxState::Sending => "sending",
-        OutboxState::Sent => "sent",
-        OutboxState::Failed => "failed",
-    }
+    s.as_str()
 }
 
 fn outbox_state(s: &str) -> Option<OutboxState> {
