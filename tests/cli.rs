@@ -130,6 +130,10 @@ async fn demo_talks_to_the_bot_through_a_local_synapse() {
         "ok     bob@demo.example: shared",
         "Your moderator links: sent to you in a direct message.",
         "(direct message @schedulight:localhost → staff)",
+        // The scheduler's and the share command's mails, delivered over SMTP on loopback.
+        "» mail delivered to the local SMTP server (2):",
+        "✉ schedulight@demo.example → staff@demo.example: Your meeting “Demo seminar” is set up (with a calendar invitation)",
+        "✉ schedulight@demo.example → bob@demo.example: Room “Physics lab” was shared with you",
     ] {
         assert!(out.contains(expected), "{expected:?} missing:\n{out}");
     }

@@ -10,6 +10,7 @@ use crate::config::{MatrixAuth, MatrixConfig};
 use crate::domain::{Actor, Operation, Secret, ServerId};
 use crate::greenlight::GreenlightSettings;
 use crate::testkit::pg::PgCluster;
+use crate::testkit::smtp::{SinkOptions, SmtpSink};
 use crate::testkit::synapse::Synapse;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::ruma::api::client::room::create_room::v3::Request as CreateRoom;
@@ -38,6 +39,7 @@ pub(super) struct ChatDemo {
     _greenlight: Option<PgCluster>,
     bot: tokio::task::JoinHandle<()>,
     scheduler: tokio::task::JoinHandle<()>,
+    mail: Option<(SmtpSink, tokio::task::JoinHandle<()>)>,
     pub staff_password: String,
     pub room: OwnedRoomId,
 }
@@ -46,6 +48,9 @@ impl Drop for ChatDemo {
     fn drop(&mut self) {
         self.bot.abort();
         self.scheduler.abort();
+        if let Some((_, sender)) = &self.mail {
+            sender.abort();
+        }
     }
 }
 
@@ -67,6 +72,7 @@ pub(super) async fn run(app: &App, server: ServerId, dir: &Path) -> anyhow::Resu
     println!("  Synapse at {} (server name {hs})", synapse.url());
 
     let greenlight = attach_greenlight(app, &server).await;
+    let mail = start_mail(app, &server).await;
 
     let bot_password = super::demo::random_secret();
     let staff_password = super::demo::random_secret();
@@ -138,14 +144,132 @@ pub(super) async fn run(app: &App, server: ServerId, dir: &Path) -> anyhow::Resu
             print_indented(&dm.body);
         }
     }
+    if let Some((sink, _)) = &mail {
+        print_mails(sink).await;
+    }
     Ok(ChatDemo {
         synapse,
         _greenlight: greenlight,
         bot,
         scheduler,
+        mail,
         staff_password,
         room,
     })
+}
+
+/// A local SMTP server (aiosmtpd from the test venv) and the mail sender delivering to it;
+/// the demo server gets `send_emails: true`. Without Python the demo goes on without mail.
+async fn start_mail(
+    app: &App,
+    server: &ServerId,
+) -> Option<(SmtpSink, tokio::task::JoinHandle<()>)> {
+    println!("» start a local SMTP server and the mail sender");
+    let started = async {
+        let sink = tokio::task::spawn_blocking(|| SmtpSink::start(SinkOptions::default()))
+            .await?
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let mut spec = app
+            .store
+            .get_server(server)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the demo server is gone"))?;
+        spec.send_emails = Some(true);
+        spec.mail_from = Some(format!("schedulight@{EMAIL_DOMAIN}").parse()?);
+        spec.mail_from_name = Some("schedulight demo".into());
+        app.service
+            .execute(
+                &Actor::admin("cli:demo"),
+                Operation::UpdateServer {
+                    server: Box::new(spec),
+                },
+            )
+            .await?;
+        let config = crate::config::MailConfig {
+            send_emails: true,
+            host: Some("127.0.0.1".into()),
+            port: sink.port(),
+            tls: crate::config::TlsMode::None,
+            ..crate::config::MailConfig::default()
+        };
+        let sender = crate::mail::sender::MailSender::new(app.service.clone(), config)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let task = tokio::spawn(async move { sender.run(futures::future::pending()).await });
+        anyhow::Ok((sink, task))
+    };
+    match started.await {
+        Ok((sink, task)) => {
+            println!(
+                "  SMTP at 127.0.0.1:{} (plain, loopback only); mails are printed below",
+                sink.port()
+            );
+            Some((sink, task))
+        }
+        Err(e) => {
+            println!("  skipped ({e:#}); the demo goes on without mail");
+            None
+        }
+    }
+}
+
+/// What reached the local SMTP server, as a list of envelopes and subjects.
+async fn print_mails(sink: &SmtpSink) {
+    // The sender wakes every few seconds; give it two rounds.
+    tokio::time::sleep(crate::mail::sender::POLL * 2).await;
+    let mails = sink.messages();
+    println!(
+        "\n» mail delivered to the local SMTP server ({}):",
+        mails.len()
+    );
+    for m in mails {
+        let raw = String::from_utf8_lossy(&m.raw);
+        let subject = raw
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .map(decode_subject)
+            .unwrap_or_default();
+        let ics = if raw.contains("text/calendar") {
+            " (with a calendar invitation)"
+        } else {
+            ""
+        };
+        println!(
+            "  ✉ {} → {}: {subject}{ics}",
+            m.mail_from,
+            m.rcpt_tos.join(", ")
+        );
+    }
+}
+
+/// Enough of RFC 2047 for the demo's printout: `=?utf-8?b?…?=` and `=?utf-8?q?…?=` words.
+fn decode_subject(s: &str) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    let mut last_encoded = false;
+    for w in s.split_whitespace() {
+        let decoded = w
+            .strip_prefix("=?")
+            .and_then(|w| w.strip_suffix("?="))
+            .map(|inner| {
+                let mut parts = inner.splitn(3, '?');
+                let (_, enc, text) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
+                let bytes = match enc.map(|e| e.to_ascii_lowercase()) {
+                    Some(e) if e == "b" => base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .unwrap_or_default(),
+                    _ => text.replace('_', " ").into_bytes(),
+                };
+                String::from_utf8_lossy(&bytes).into_owned()
+            });
+        // Whitespace between two encoded words is not part of the text (RFC 2047 §6.2).
+        let joins_encoded = last_encoded && decoded.is_some();
+        if !out.is_empty() && !joins_encoded {
+            out.push(' ');
+        }
+        last_encoded = decoded.is_some();
+        out.push_str(&decoded.unwrap_or_else(|| w.to_string()));
+    }
+    out
 }
 
 fn bot_config(hs: &Synapse, store_dir: &Path, password: &str) -> MatrixConfig {
@@ -375,5 +499,22 @@ async fn created_room(app: &App) -> Option<String> {
 fn print_indented(text: &str) {
     for line in text.trim_end().lines() {
         println!("    {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn encoded_subjects_decode() {
+        assert_eq!(
+            super::decode_subject(
+                "=?utf-8?b?UmF1bSDigJ5QaHlzaWNzIGxhYuKAnCB3dXJkZQ==?= =?utf-8?b?IGZyZWlnZWdlYmVu?="
+            ),
+            "Raum „Physics lab“ wurde freigegeben"
+        );
+        assert_eq!(
+            super::decode_subject("Plain words stay"),
+            "Plain words stay"
+        );
     }
 }
