@@ -214,8 +214,16 @@ async fn start_mail(
 
 /// What reached the local SMTP server, as a list of envelopes and subjects.
 async fn print_mails(sink: &SmtpSink) {
-    // The sender wakes every few seconds; give it two rounds.
-    tokio::time::sleep(crate::mail::sender::POLL * 2).await;
+    // Mails go out as they are queued; wait until nothing new arrived for two seconds.
+    let mut seen = usize::MAX;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = sink.messages().len();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
     let mails = sink.messages();
     println!(
         "\n» mail delivered to the local SMTP server ({}):",

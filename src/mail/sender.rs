@@ -79,6 +79,8 @@ pub struct Delivered {
     pub retrying: usize,
     /// Given up (dead-lettered).
     pub failed: usize,
+    /// The earliest next try of a mail that failed this time.
+    pub next_try: Option<jiff::Timestamp>,
 }
 
 impl Delivered {
@@ -89,8 +91,9 @@ impl Delivered {
 
 /// How many requests one pass claims.
 const BATCH: u32 = 16;
-/// Poll interval when nothing wakes the sender.
-pub const POLL: Duration = Duration::from_secs(5);
+/// The longest the sender sleeps: mail queued by another process (a second instance, the CLI)
+/// or with a later `not_before` waits at most this long. Mail queued here wakes it at once.
+pub const POLL: Duration = Duration::from_secs(60);
 
 pub struct MailSender {
     service: Service,
@@ -133,6 +136,10 @@ impl MailSender {
             total.logged += pass.logged;
             total.retrying += pass.retrying;
             total.failed += pass.failed;
+            total.next_try = match (total.next_try, pass.next_try) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             if pass.handled() < BATCH as usize {
                 return Ok(total);
             }
@@ -180,7 +187,8 @@ impl MailSender {
                         "mail not sent"
                     );
                     store.mark_outbox_failed(entry.id, &error, retry).await?;
-                    if retry.is_some() {
+                    if let Some(at) = retry {
+                        done.next_try = Some(done.next_try.map_or(at, |t| t.min(at)));
                         done.retrying += 1;
                     } else {
                         done.failed += 1;
@@ -238,8 +246,9 @@ impl MailSender {
             })
     }
 
-    /// Deliver until `shutdown` resolves, waking every [`POLL`]. With delivery off it only
-    /// says how much waits.
+    /// Deliver until `shutdown` resolves: after each pass it sleeps until a mail is queued in
+    /// this process, a failed mail's next try is due, or [`POLL`] has passed. With delivery
+    /// off it only says how much waits.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         if self.config.delivery == MailDelivery::Off {
@@ -261,12 +270,24 @@ impl MailSender {
             shutdown.await;
             return;
         }
+        let wake = self.service.mail_wake();
         loop {
-            if let Err(e) = self.deliver_due().await {
-                tracing::error!(error = %crate::service::internal_error(e), "mail sender: store unavailable; retrying");
-            }
+            let wait = match self.deliver_due().await {
+                Ok(done) => done
+                    .next_try
+                    .and_then(|at| {
+                        let left = self.service.now().duration_until(at);
+                        Duration::try_from(left).ok()
+                    })
+                    .map_or(POLL, |d| d.clamp(Duration::from_millis(100), POLL)),
+                Err(e) => {
+                    tracing::error!(error = %crate::service::internal_error(e), "mail sender: store unavailable; retrying");
+                    Duration::from_secs(5)
+                }
+            };
             tokio::select! {
-                () = tokio::time::sleep(POLL) => {}
+                () = tokio::time::sleep(wait) => {}
+                () = wake.notified() => {}
                 () = &mut shutdown => return,
             }
         }

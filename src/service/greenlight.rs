@@ -390,8 +390,11 @@ impl Service {
                 }),
                 not_before: self.clock.now(),
             };
-            if let Err(e) = self.store.enqueue_outbox(&request, self.clock.now()).await {
-                tracing::warn!(room = %s.room, to = %to, error = %e, "cannot queue a share mail");
+            match self.store.enqueue_outbox(&request, self.clock.now()).await {
+                Ok(_) => self.mail_wake().notify_one(),
+                Err(e) => {
+                    tracing::warn!(room = %s.room, to = %to, error = %e, "cannot queue a share mail")
+                }
             }
         }
     }

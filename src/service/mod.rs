@@ -66,6 +66,8 @@ pub struct Service {
     settings: ServiceSettings,
     /// Wakes the scheduler loop when jobs change.
     wake: Arc<tokio::sync::Notify>,
+    /// Wakes the mail sender when a mail is queued.
+    mail_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Service {
@@ -83,6 +85,7 @@ impl Service {
             greenlight,
             settings,
             wake: Arc::new(tokio::sync::Notify::new()),
+            mail_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -103,6 +106,11 @@ impl Service {
     /// Notified whenever planned jobs change; the scheduler loop waits on it.
     pub fn wake(&self) -> Arc<tokio::sync::Notify> {
         self.wake.clone()
+    }
+
+    /// Notified whenever this process queues a mail; the mail sender waits on it.
+    pub fn mail_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.mail_wake.clone()
     }
 
     pub fn now(&self) -> jiff::Timestamp {

@@ -198,6 +198,9 @@ impl Service {
             .enqueue_outbox(&request, self.clock.now())
             .await
             .map_err(internal)?;
+        if done.new && request.channel == Channel::Mail {
+            self.mail_wake.notify_one();
+        }
         if done.new {
             tracing::info!(
                 meeting = ?request.meeting_id.as_ref().map(MeetingId::as_str),
