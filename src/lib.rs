@@ -1,5 +1,6 @@
 //! schedulight: schedules and runs BigBlueButton meetings and Greenlight rooms.
 
+pub mod api;
 pub mod app;
 pub mod bbb;
 pub mod bot;

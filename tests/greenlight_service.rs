@@ -312,7 +312,7 @@ async fn seven_commands(version: GreenlightVersion) {
     assert_eq!(rooms[0].name, "Ada's 'Lab' 50%");
     assert_eq!(rooms[0].shared_with, vec!["bob@uni.example".to_string()]);
     assert!(rooms[0].moderator_link.is_some() && rooms[0].viewer_link.is_some());
-    let reader = Actor::with_scopes("test:reader", [Scope::MeetingsRead]);
+    let reader = Actor::with_scopes("test:reader", [Scope::Read]);
     let rooms_ro = links(&w, &reader, RoomFilter::Name("lab' 5".into())).await;
     assert_eq!(
         rooms_ro.len(),

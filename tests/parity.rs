@@ -891,7 +891,7 @@ async fn run_cli(dir: &Path, argv: &[&str]) -> Result<Value, String> {
 
 /// What a world holds after the request, as a reader sees it (no signed join links).
 async fn snapshot(w: &World) -> Value {
-    let reader = Actor::with_scopes("parity:reader", [Scope::MeetingsRead]);
+    let reader = Actor::with_scopes("parity:reader", [Scope::Read]);
     let server = || SERVER.parse().expect("a valid server id");
     let read = async |op: Operation| match w.app.service.execute(&reader, op).await {
         Ok(outcome) => serde_json::to_value(outcome).expect("outcomes serialise"),

@@ -75,14 +75,7 @@ fn admin() -> Actor {
 
 /// May look, not touch.
 fn reader() -> Actor {
-    Actor::with_scopes(
-        "test:reader",
-        [
-            Scope::ServersRead,
-            Scope::MeetingsRead,
-            Scope::RecordingsRead,
-        ],
-    )
+    Actor::with_scopes("test:reader", [Scope::Read])
 }
 
 fn settings() -> ServiceSettings {
@@ -1164,44 +1157,44 @@ async fn forbidden_changes_nothing(h: Harness) {
             Operation::AddServer {
                 server: Box::new(h.dead_server("beta")),
             },
-            "servers_write",
+            "servers:write",
         ),
         (
             Operation::UpdateServer {
                 server: Box::new(changed),
             },
-            "servers_write",
+            "servers:write",
         ),
         (
             Operation::RemoveServer { id: sid("alpha") },
-            "servers_write",
+            "servers:write",
         ),
         (
             Operation::ScheduleMeeting {
                 meeting: Box::new(meeting(&h, "m2", "alpha", "Sneaky")),
             },
-            "meetings_write",
+            "meetings:write",
         ),
         (
             Operation::StartMeetingNow { id: mid("m") },
-            "meetings_write",
+            "meetings:write",
         ),
-        (Operation::EndMeeting { id: mid("m") }, "meetings_write"),
-        (Operation::DisableMeeting { id: mid("m") }, "meetings_write"),
-        (Operation::CancelMeeting { id: mid("m") }, "meetings_write"),
+        (Operation::EndMeeting { id: mid("m") }, "meetings:write"),
+        (Operation::DisableMeeting { id: mid("m") }, "meetings:write"),
+        (Operation::CancelMeeting { id: mid("m") }, "meetings:write"),
         (
             Operation::ResetMeeting {
                 id: mid("m"),
                 step: None,
             },
-            "meetings_write",
+            "meetings:write",
         ),
         (
             Operation::DeleteRecordings {
                 server: sid("alpha"),
                 records: vec![rid("abc-1")],
             },
-            "recordings_write",
+            "recordings:write",
         ),
         (
             Operation::CreateRoom(CreateRoom {
@@ -1211,15 +1204,15 @@ async fn forbidden_changes_nothing(h: Harness) {
                 uid: None,
                 access_code: None,
             }),
-            "greenlight_write",
+            "rooms:write",
         ),
         (
             Operation::ListMail {
                 filter: Default::default(),
             },
-            "mail_read",
+            "mails:admin",
         ),
-        (Operation::DeleteMail { id: 1 }, "mail_write"),
+        (Operation::DeleteMail { id: 1 }, "mails:admin"),
     ];
     let count = attempts.len();
     for (op, needed) in attempts {

@@ -1001,7 +1001,7 @@ async fn audit_is_newest_first(store: Arc<dyn Store>) {
 }
 
 async fn tokens_lifecycle(store: Arc<dyn Store>) {
-    let scopes = [Scope::MeetingsRead, Scope::MailWrite];
+    let scopes = [Scope::Read, Scope::MailsAdmin];
     let id = store
         .create_token("ci-bot", "hash-1", &scopes, t(0))
         .await
@@ -1044,7 +1044,7 @@ async fn tokens_lifecycle(store: Arc<dyn Store>) {
 
     // The name is free again once revoked.
     let id2 = store
-        .create_token("ci-bot", "hash-2", &[Scope::ServersRead], t(30))
+        .create_token("ci-bot", "hash-2", &[Scope::Read], t(30))
         .await
         .unwrap();
     assert_ne!(id2, id);
@@ -1127,7 +1127,7 @@ async fn quotes_and_unicode_survive(store: Arc<dyn Store>) {
     assert_eq!(store.audit_entries(1).await.unwrap(), [entry]);
 
     store
-        .create_token("O'Brien", NASTY, &[Scope::MailRead], t(0))
+        .create_token("O'Brien", NASTY, &[Scope::MailsAdmin], t(0))
         .await
         .unwrap();
     let tok = store.use_token(NASTY, t(3)).await.unwrap().unwrap();
@@ -1300,7 +1300,7 @@ async fn write_some_state(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .create_token("ops", "hash-ops", &[Scope::MeetingsRead], t(0))
+        .create_token("ops", "hash-ops", &[Scope::Read], t(0))
         .await
         .unwrap();
 }

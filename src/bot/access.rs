@@ -151,11 +151,10 @@ impl Access {
         Actor {
             name,
             scopes: vec![
-                Scope::ServersRead,
-                Scope::MeetingsRead,
+                Scope::Read,
                 Scope::MeetingsWrite,
-                Scope::GreenlightWrite,
-                Scope::RecordingsRead,
+                Scope::RoomsWrite,
+                Scope::UsersWrite,
                 Scope::RecordingsWrite,
             ],
         }
@@ -241,7 +240,7 @@ mod tests {
         assert!(!a.is_admin("@bob:uni.example"));
         assert!(a.actor("@it-ops:uni.example").may(Scope::ServersWrite));
         assert!(!a.actor("@bob:uni.example").may(Scope::ServersWrite));
-        assert!(!a.actor("@bob:uni.example").may(Scope::MailWrite));
+        assert!(!a.actor("@bob:uni.example").may(Scope::MailsAdmin));
         assert!(a.actor("@bob:uni.example").may(Scope::MeetingsWrite));
         let delete = Operation::DeleteUser {
             server: "bbb".parse().unwrap(),

@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// API tokens: create (shown once), list, revoke.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
     /// Stored per-item results of earlier commands.
     Results {
         /// The result number printed by the command.
@@ -403,4 +408,21 @@ pub struct ChatArgs {
     /// The command, e.g. "schedule meeting Seminar tomorrow 11:00" (the prefix is optional).
     #[arg(required = true, num_args = 1..)]
     pub text: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Make a token; it is printed once (only its hash is stored).
+    Create {
+        /// A name to recognise it by (unique among live tokens), e.g. `ci-deploy`.
+        name: String,
+        /// What it may do: read, servers:write, meetings:write, commands:write, rooms:write,
+        /// users:write, recordings:write, mails:admin, tokens:admin (repeat or comma-separate).
+        #[arg(long = "scope", value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+    },
+    /// Tokens with their scopes and last use (never the tokens themselves).
+    List,
+    /// Revoke a token by name; requests with it are refused from then on.
+    Revoke { name: String },
 }

@@ -68,6 +68,29 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = open_app(cli.config.as_deref()).await?;
             mail::run(&app, command, json).await
         }
+        Command::Tokens { command } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            let op = match command {
+                args::TokensCommand::Create { name, scopes } => {
+                    let scopes = scopes
+                        .iter()
+                        .map(|s| {
+                            crate::domain::Scope::parse(s).ok_or_else(|| {
+                                let all: Vec<&str> = crate::domain::Scope::ALL
+                                    .iter()
+                                    .map(|s| s.as_str())
+                                    .collect();
+                                anyhow::anyhow!("unknown scope {s:?}: use {}", all.join(", "))
+                            })
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    Operation::CreateToken { name, scopes }
+                }
+                args::TokensCommand::List => Operation::ListTokens,
+                args::TokensCommand::Revoke { name } => Operation::RevokeToken { name },
+            };
+            Ok(execute(&app, op, json, RenderOptions::default()).await)
+        }
         Command::Results { id } => {
             let app = open_app(cli.config.as_deref()).await?;
             Ok(execute(
@@ -316,7 +339,12 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (api.listen): {e}"))?;
-    let router = crate::callbacks::router(app.callback_state());
+    let listen = listener.local_addr().unwrap_or(listen);
+    let router = crate::callbacks::router(app.callback_state()).merge(crate::api::router(
+        crate::api::ApiState {
+            service: app.service.clone(),
+        },
+    ));
     // The statement count so far lets an observer tell start-up work from the running
     // daemon's (see the shutdown line).
     tracing::info!(
@@ -443,8 +471,12 @@ pub fn init_logging(config: &AppConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.logging.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: a journal or a log file gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = if config.logging.json {
         builder.json().try_init()

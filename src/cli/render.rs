@@ -171,6 +171,45 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
                 out.push('\n');
             }
         }
+        Outcome::TokenCreated {
+            name,
+            token,
+            scopes,
+        } => {
+            let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+            let _ = writeln!(out, "token {name} ({}):\n{token}", scopes.join(", "));
+            out.push_str(
+                "It is shown only now: keep it in a secret store. Send it as \
+                 `Authorization: Bearer <token>`.\n",
+            );
+        }
+        Outcome::Tokens { tokens } if tokens.is_empty() => out.push_str(
+            "no API tokens; make one with `schedulight tokens create NAME --scope read`\n",
+        ),
+        Outcome::Tokens { tokens } => {
+            let rows = tokens
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.name.clone(),
+                        t.scopes
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        t.created_at.strftime("%Y-%m-%d %H:%M").to_string(),
+                        t.last_used_at
+                            .map(|u| u.strftime("%Y-%m-%d %H:%M").to_string())
+                            .unwrap_or_else(|| "never".into()),
+                        if t.revoked { "revoked" } else { "live" }.to_string(),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(
+                &["TOKEN", "SCOPES", "CREATED", "LAST USED", "STATE"],
+                rows,
+            ));
+        }
         Outcome::Done { message } => {
             out.push_str(message);
             out.push('\n');

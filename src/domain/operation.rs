@@ -246,35 +246,85 @@ pub enum Operation {
         #[serde(default)]
         state: MailFilter,
     },
+
+    // --- API tokens
+    /// A new bearer token; the outcome shows it once, the store keeps only its hash.
+    CreateToken {
+        name: String,
+        scopes: Vec<Scope>,
+    },
+    ListTokens,
+    RevokeToken {
+        name: String,
+    },
 }
 
-/// A capability an actor must hold for an operation.
+/// A capability an actor must hold for an operation; API tokens carry these by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Scope {
-    ServersRead,
+    /// Look at servers, meetings, rooms, recordings and command results.
+    #[serde(rename = "read")]
+    Read,
+    #[serde(rename = "servers:write")]
     ServersWrite,
-    MeetingsRead,
+    #[serde(rename = "meetings:write")]
     MeetingsWrite,
-    GreenlightWrite,
-    RecordingsRead,
+    /// Post the original's commands (`POST /api/v1/commands`); each also needs its own scope.
+    #[serde(rename = "commands:write")]
+    CommandsWrite,
+    /// Greenlight rooms: create, delete, rename, settings, share.
+    #[serde(rename = "rooms:write")]
+    RoomsWrite,
+    /// Greenlight users: create, delete.
+    #[serde(rename = "users:write")]
+    UsersWrite,
+    #[serde(rename = "recordings:write")]
     RecordingsWrite,
-    MailRead,
-    MailWrite,
+    /// The mail queue: list (recipients are personal data), delete, purge.
+    #[serde(rename = "mails:admin")]
+    MailsAdmin,
+    /// API tokens: create, list, revoke.
+    #[serde(rename = "tokens:admin")]
+    TokensAdmin,
 }
 
 impl Scope {
     pub const ALL: [Scope; 9] = [
-        Self::ServersRead,
+        Self::Read,
         Self::ServersWrite,
-        Self::MeetingsRead,
         Self::MeetingsWrite,
-        Self::GreenlightWrite,
-        Self::RecordingsRead,
+        Self::CommandsWrite,
+        Self::RoomsWrite,
+        Self::UsersWrite,
         Self::RecordingsWrite,
-        Self::MailRead,
-        Self::MailWrite,
+        Self::MailsAdmin,
+        Self::TokensAdmin,
     ];
+
+    /// The name tokens and errors use (`meetings:write`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ServersWrite => "servers:write",
+            Self::MeetingsWrite => "meetings:write",
+            Self::CommandsWrite => "commands:write",
+            Self::RoomsWrite => "rooms:write",
+            Self::UsersWrite => "users:write",
+            Self::RecordingsWrite => "recordings:write",
+            Self::MailsAdmin => "mails:admin",
+            Self::TokensAdmin => "tokens:admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s.trim())
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Operation {
@@ -316,6 +366,9 @@ impl Operation {
             ListMail { .. } => "list_mail",
             DeleteMail { .. } => "delete_mail",
             PurgeMail { .. } => "purge_mail",
+            CreateToken { .. } => "create_token",
+            ListTokens => "list_tokens",
+            RevokeToken { .. } => "revoke_token",
         }
     }
 
@@ -323,12 +376,12 @@ impl Operation {
     pub fn scope(&self) -> Scope {
         use Operation::*;
         match self {
-            ListServers => Scope::ServersRead,
+            ListServers => Scope::Read,
             AddServer { .. } | UpdateServer { .. } | RemoveServer { .. } => Scope::ServersWrite,
             MeetingStatus { .. }
             | ListMeetings
             | ShowRunningMeetings { .. }
-            | FindMeeting { .. } => Scope::MeetingsRead,
+            | FindMeeting { .. } => Scope::Read,
             ScheduleMeeting { .. }
             | UpdateMeeting { .. }
             | CancelMeeting { .. }
@@ -337,21 +390,20 @@ impl Operation {
             | ResetMeeting { .. }
             | StartMeetingNow { .. }
             | EndMeeting { .. } => Scope::MeetingsWrite,
-            CreateUser(_)
-            | DeleteUser { .. }
-            | CreateRoom(_)
+            CreateUser(_) | DeleteUser { .. } => Scope::UsersWrite,
+            CreateRoom(_)
             | DeleteRoom { .. }
             | RenameRoom { .. }
             | SetRoom { .. }
             | ShareRoom(_)
-            | UnshareRoom(_) => Scope::GreenlightWrite,
-            RoomLinks { .. } | CommandResult { .. } | ShowUser { .. } => Scope::MeetingsRead,
-            ListRecordings { .. } => Scope::RecordingsRead,
+            | UnshareRoom(_) => Scope::RoomsWrite,
+            RoomLinks { .. } | CommandResult { .. } | ShowUser { .. } => Scope::Read,
+            ListRecordings { .. } => Scope::Read,
             PublishRecordings { .. } | UnpublishRecordings { .. } | DeleteRecordings { .. } => {
                 Scope::RecordingsWrite
             }
-            ListMail { .. } => Scope::MailRead,
-            DeleteMail { .. } | PurgeMail { .. } => Scope::MailWrite,
+            ListMail { .. } | DeleteMail { .. } | PurgeMail { .. } => Scope::MailsAdmin,
+            CreateToken { .. } | ListTokens | RevokeToken { .. } => Scope::TokensAdmin,
         }
     }
 }
@@ -406,7 +458,7 @@ mod tests {
 
     #[test]
     fn scopes_gate_actors() {
-        let reader = Actor::with_scopes("api:ro", [Scope::MeetingsRead]);
+        let reader = Actor::with_scopes("api:ro", [Scope::Read]);
         assert!(reader.may(Operation::ListMeetings.scope()));
         assert!(
             !reader.may(
@@ -416,6 +468,10 @@ mod tests {
                 .scope()
             )
         );
-        assert!(Actor::admin("cli").may(Scope::MailWrite));
+        assert!(Actor::admin("cli").may(Scope::MailsAdmin));
+        for s in Scope::ALL {
+            assert_eq!(Scope::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 }

@@ -205,10 +205,30 @@ pub enum Outcome {
     Mails {
         mails: Vec<MailView>,
     },
+    /// A token just made: the only time it is shown.
+    TokenCreated {
+        name: String,
+        token: String,
+        scopes: Vec<crate::domain::Scope>,
+    },
+    Tokens {
+        tokens: Vec<TokenView>,
+    },
     /// A plain confirmation, e.g. "meeting lecture disabled".
     Done {
         message: String,
     },
+}
+
+/// An API token as listed (never the token itself, nor its hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub name: String,
+    pub scopes: Vec<crate::domain::Scope>,
+    pub created_at: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<jiff::Timestamp>,
+    pub revoked: bool,
 }
 
 /// One mail in the outbox, as `mail list` and the API show it (no rendered body: mails are

@@ -10,6 +10,7 @@ pub mod schedule;
 mod servers;
 mod setup;
 mod stream;
+mod tokens;
 
 use crate::bbb::{Bbb, BbbConnector, BbbError};
 use crate::clock::Clock;
@@ -127,10 +128,7 @@ impl Service {
         if !actor.may(scope) {
             let err = OpError::Forbidden {
                 op: op.name().replace('_', " "),
-                scope: serde_json::to_value(scope)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                scope: scope.as_str().to_string(),
             };
             self.audit(actor, &op, Err(&err)).await;
             return Err(err);
@@ -172,6 +170,9 @@ impl Service {
             ListMail { filter } => self.list_mail(*filter).await,
             DeleteMail { id } => self.delete_mail(*id).await,
             PurgeMail { state } => self.purge_mail(*state).await,
+            CreateToken { name, scopes } => self.create_token(name, scopes).await,
+            ListTokens => self.list_tokens().await,
+            RevokeToken { name } => self.revoke_token(name).await,
             CommandResult { id } => self.command_result(*id).await,
             CreateUser(_)
             | DeleteUser { .. }
@@ -319,8 +320,14 @@ fn is_change(op: &Operation) -> bool {
     use crate::domain::Scope::*;
     matches!(
         op.scope(),
-        ServersWrite | MeetingsWrite | GreenlightWrite | RecordingsWrite | MailWrite
-    )
+        ServersWrite
+            | MeetingsWrite
+            | RoomsWrite
+            | UsersWrite
+            | RecordingsWrite
+            | MailsAdmin
+            | TokensAdmin
+    ) && !matches!(op, Operation::ListMail { .. })
 }
 
 fn target_of(op: &Operation) -> Option<String> {

@@ -1,0 +1,623 @@
+//! The routes. Request bodies in the original's format are read by the same reader as the
+//! original's YAML files (JSON is YAML), so a meeting or a command is checked the same way
+//! wherever it comes from, and a bad key is named by its path.
+
+use super::ApiState;
+use super::auth::Authed;
+use super::error::ApiError;
+use crate::config::{ConfigErrors, parse_seed_file};
+use crate::domain::operation::MailFilter;
+use crate::domain::{MeetingId, Operation, Outcome, Scope, ServerId};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn router(state: ApiState) -> axum::Router {
+    axum::Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/api/v1/servers", get(list_servers).post(add_server))
+        .route(
+            "/api/v1/servers/{id}",
+            get(get_server).put(put_server).delete(delete_server),
+        )
+        .route("/api/v1/meetings", get(list_meetings).post(add_meeting))
+        .route(
+            "/api/v1/meetings/{id}",
+            get(get_meeting).put(put_meeting).delete(delete_meeting),
+        )
+        .route(
+            "/api/v1/meetings/{id}/status",
+            get(get_status).delete(reset_status),
+        )
+        .route(
+            "/api/v1/meetings/{id}/status/{step}",
+            get(get_step).put(put_step).delete(reset_step),
+        )
+        .route("/api/v1/commands", axum::routing::post(post_command))
+        .route("/api/v1/commands/{id}", get(get_command))
+        .route("/api/v1/mails", get(list_mails).delete(purge_mails))
+        .route("/api/v1/mails/{id}", axum::routing::delete(delete_mail))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// The original's success shape.
+fn ok(status: StatusCode, message: impl Into<String>, data: Value) -> Response {
+    (
+        status,
+        Json(json!({ "message": message.into(), "data": data })),
+    )
+        .into_response()
+}
+
+async fn run(state: &ApiState, actor: &Authed, op: Operation) -> Result<Outcome, ApiError> {
+    Ok(state.service.execute(&actor.0, op).await?)
+}
+
+fn require(actor: &Authed, scope: Scope) -> Result<(), ApiError> {
+    if actor.0.may(scope) {
+        Ok(())
+    } else {
+        Err(crate::domain::OpError::Forbidden {
+            op: "this request".into(),
+            scope: scope.as_str().into(),
+        }
+        .into())
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when the store answers.
+async fn ready(State(state): State<ApiState>) -> Response {
+    match state.service.store().list_servers().await {
+        Ok(_) => Json(json!({ "status": "ready" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the store does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "not ready", "reason": "the store does not answer" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+// ---------------------------------------------------------------- bodies
+
+/// A JSON object body, or 400 saying why it is not one.
+fn object(body: &Bytes) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
+    }
+}
+
+/// Read `body` as one entry of the original's file format (`section.<key>`), with the file
+/// reader's checks; errors name the field without the wrapper.
+fn seed_entry(section: &str, key: &str, body: Value) -> Result<Vec<Operation>, ApiError> {
+    let wrapped = json!({ section: { key: body } });
+    let text = serde_json::to_string(&wrapped).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let prefix = format!("{section}.{key}");
+    parse_seed_file(&text, "request body")
+        .map(|seed| seed.operations().cloned().collect())
+        .map_err(|errors| invalid_body(&errors, &prefix))
+}
+
+fn invalid_body(errors: &ConfigErrors, prefix: &str) -> ApiError {
+    let all: Vec<super::error::FieldError> = errors
+        .iter()
+        .map(|e| {
+            let field = e
+                .path
+                .strip_prefix(prefix)
+                .map(|p| p.trim_start_matches('.').to_string())
+                .unwrap_or_else(|| e.path.clone());
+            let mut message = e.message.clone();
+            if let Some(hint) = &e.hint {
+                message.push_str(&format!(" ({hint})"));
+            }
+            super::error::FieldError {
+                field: Some(field).filter(|f| !f.is_empty()),
+                message,
+            }
+        })
+        .collect();
+    // The headline: the first problem that names a field, else the first.
+    let Some(first) = all.iter().find(|e| e.field.is_some()).or(all.first()) else {
+        return ApiError::invalid(None, "the body is not acceptable");
+    };
+    let mut message = first.message.clone();
+    if all.len() > 1 {
+        message.push_str(&format!(
+            " — and {} more problem(s), see errors",
+            all.len() - 1
+        ));
+    }
+    let mut error = ApiError::invalid(first.field.clone(), message);
+    if all.len() > 1 {
+        error.errors = all;
+    }
+    error
+}
+
+/// The object's `id`, which must match the path's when both are given.
+fn body_id(
+    map: &serde_json::Map<String, Value>,
+    path_id: Option<&str>,
+    what: &str,
+) -> Result<String, ApiError> {
+    match (map.get("id"), path_id) {
+        (Some(Value::String(id)), Some(p)) if id != p => Err(ApiError::invalid(
+            Some("id".into()),
+            format!("the body's id {id:?} differs from the {what} in the path ({p:?})"),
+        )),
+        (Some(Value::String(id)), _) => Ok(id.clone()),
+        (None, Some(p)) => Ok(p.to_string()),
+        (Some(_), _) => Err(ApiError::invalid(Some("id".into()), "id must be a string")),
+        (None, None) => Err(ApiError::invalid(
+            Some("id".into()),
+            format!("please specify an id for the {what}"),
+        )),
+    }
+}
+
+fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e| ApiError::not_found(format!("no {what} {s:?} ({e})")))
+}
+
+// ---------------------------------------------------------------- servers
+
+async fn list_servers(State(st): State<ApiState>, actor: Authed) -> Result<Response, ApiError> {
+    let Outcome::Servers { servers } = run(&st, &actor, Operation::ListServers).await? else {
+        return Err(ApiError::bad_request("unexpected outcome"));
+    };
+    let ids: Vec<&str> = servers.iter().map(|s| s.id.as_str()).collect();
+    Ok(ok(StatusCode::OK, "found servers", json!(ids)))
+}
+
+async fn server_summary(st: &ApiState, actor: &Authed, id: &ServerId) -> Result<Value, ApiError> {
+    let Outcome::Servers { servers } = run(st, actor, Operation::ListServers).await? else {
+        return Err(ApiError::bad_request("unexpected outcome"));
+    };
+    servers
+        .into_iter()
+        .find(|s| &s.id == id)
+        .map(|s| json!(s))
+        .ok_or_else(|| ApiError::not_found(format!("server not found: {id}")))
+}
+
+async fn add_server(
+    State(st): State<ApiState>,
+    actor: Authed,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    write_server(st, actor, body, None).await
+}
+
+async fn put_server(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    write_server(st, actor, body, Some(id)).await
+}
+
+async fn write_server(
+    st: ApiState,
+    actor: Authed,
+    body: Bytes,
+    path_id: Option<String>,
+) -> Result<Response, ApiError> {
+    require(&actor, Scope::ServersWrite)?;
+    let map = object(&body)?;
+    let id = body_id(&map, path_id.as_deref(), "server")?;
+    let ops = seed_entry("servers", &id, Value::Object(map))?;
+    let Some(Operation::AddServer { server }) = ops.into_iter().next() else {
+        return Err(ApiError::invalid(None, "the body is not a server"));
+    };
+    let sid = server.id.clone();
+    let exists = st
+        .service
+        .store()
+        .get_server(&sid)
+        .await
+        .map_err(|e| ApiError::from(crate::service::internal_error(e)))?
+        .is_some();
+    let (op, status, message) = match (path_id.is_some(), exists) {
+        (false, true) => {
+            return Err(ApiError::conflict(format!(
+                "server {sid} exists; PUT /api/v1/servers/{sid} changes it"
+            )));
+        }
+        (true, false) => {
+            return Err(ApiError::not_found(format!(
+                "no server with this id: {sid}"
+            )));
+        }
+        (false, false) => (
+            Operation::AddServer { server },
+            StatusCode::CREATED,
+            "server added",
+        ),
+        (true, true) => (
+            Operation::UpdateServer { server },
+            StatusCode::OK,
+            "updated server",
+        ),
+    };
+    run(&st, &actor, op).await?;
+    let data = server_summary(&st, &actor, &sid).await?;
+    Ok(ok(status, message, data))
+}
+
+async fn get_server(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: ServerId = parse_id(&id, "server")?;
+    let data = server_summary(&st, &actor, &id).await?;
+    Ok(ok(StatusCode::OK, "server found", data))
+}
+
+async fn delete_server(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: ServerId = parse_id(&id, "server")?;
+    run(&st, &actor, Operation::RemoveServer { id }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------- meetings
+
+async fn list_meetings(State(st): State<ApiState>, actor: Authed) -> Result<Response, ApiError> {
+    let Outcome::Meetings { meetings } = run(&st, &actor, Operation::ListMeetings).await? else {
+        return Err(ApiError::bad_request("unexpected outcome"));
+    };
+    let ids: Vec<&str> = meetings.iter().map(|m| m.spec.id.as_str()).collect();
+    Ok(ok(StatusCode::OK, "found meetings", json!(ids)))
+}
+
+/// A meeting as the API shows it: the definition in the original's keys (secrets left out)
+/// and, beside it, where the scheduler is with it.
+fn meeting_data(view: &crate::domain::MeetingView) -> (Value, Value) {
+    let mut spec = json!(view.spec);
+    if let Some(owner) = spec.get_mut("owner").and_then(Value::as_object_mut) {
+        owner.remove("password");
+    }
+    let state = json!({
+        "phase": view.phase,
+        "startsAt": view.starts_at,
+        "next": view.next,
+    });
+    (spec, state)
+}
+
+async fn meeting_view(
+    st: &ApiState,
+    actor: &Authed,
+    id: MeetingId,
+) -> Result<crate::domain::MeetingView, ApiError> {
+    match run(st, actor, Operation::MeetingStatus { id }).await? {
+        Outcome::Meeting { meeting, .. } => Ok(*meeting),
+        _ => Err(ApiError::bad_request("unexpected outcome")),
+    }
+}
+
+async fn add_meeting(
+    State(st): State<ApiState>,
+    actor: Authed,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    write_meeting(st, actor, body, None).await
+}
+
+async fn put_meeting(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    write_meeting(st, actor, body, Some(id)).await
+}
+
+async fn write_meeting(
+    st: ApiState,
+    actor: Authed,
+    body: Bytes,
+    path_id: Option<String>,
+) -> Result<Response, ApiError> {
+    require(&actor, Scope::MeetingsWrite)?;
+    let map = object(&body)?;
+    let id = body_id(&map, path_id.as_deref(), "meeting")?;
+    let ops = seed_entry("meetings", &id, Value::Object(map))?;
+    let Some(Operation::ScheduleMeeting { meeting }) = ops.into_iter().next() else {
+        return Err(ApiError::invalid(None, "the body is not a meeting"));
+    };
+    let mid = meeting.id.clone();
+    let (op, status, message) = if path_id.is_some() {
+        (
+            Operation::UpdateMeeting { meeting },
+            StatusCode::OK,
+            "updated meeting",
+        )
+    } else {
+        (
+            Operation::ScheduleMeeting { meeting },
+            StatusCode::CREATED,
+            "meeting added",
+        )
+    };
+    run(&st, &actor, op).await?;
+    let view = meeting_view(&st, &actor, mid).await?;
+    let (data, state) = meeting_data(&view);
+    Ok((
+        status,
+        Json(json!({ "message": message, "data": data, "state": state })),
+    )
+        .into_response())
+}
+
+async fn get_meeting(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: MeetingId = parse_id(&id, "meeting")?;
+    let view = meeting_view(&st, &actor, id).await?;
+    let (data, state) = meeting_data(&view);
+    Ok(Json(json!({ "message": "meeting found", "data": data, "state": state })).into_response())
+}
+
+/// Cancels the meeting: its future steps are dropped, everyone told is mailed.
+async fn delete_meeting(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: MeetingId = parse_id(&id, "meeting")?;
+    run(&st, &actor, Operation::CancelMeeting { id }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------- status
+
+/// `{step: {code, message, at}}`, the latest record of each step.
+fn status_map(view: &crate::domain::MeetingView, only: Option<&str>) -> Value {
+    let mut map = serde_json::Map::new();
+    for s in view
+        .steps
+        .iter()
+        .filter(|s| only.is_none_or(|o| o == s.step))
+    {
+        map.entry(s.step.clone())
+            .or_insert_with(|| json!({ "code": s.code, "message": s.message, "at": s.at }));
+    }
+    Value::Object(map)
+}
+
+async fn get_status(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: MeetingId = parse_id(&id, "meeting")?;
+    let view = meeting_view(&st, &actor, id).await?;
+    Ok(ok(StatusCode::OK, "status found", status_map(&view, None)))
+}
+
+async fn get_step(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path((id, step)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id: MeetingId = parse_id(&id, "meeting")?;
+    let view = meeting_view(&st, &actor, id).await?;
+    let map = status_map(&view, Some(&step));
+    let Some(entry) = map.get(&step) else {
+        return Err(ApiError::not_found(format!("status not found: {step}")));
+    };
+    Ok(ok(StatusCode::OK, "status found", entry.clone()))
+}
+
+/// DELETE …/status: forget the step history so the steps run again (mails already sent are
+/// not sent twice: their outbox keys remain).
+async fn reset_status(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: MeetingId = parse_id(&id, "meeting")?;
+    run(&st, &actor, Operation::ResetMeeting { id, step: None }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn reset_step(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path((id, step)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id: MeetingId = parse_id(&id, "meeting")?;
+    run(
+        &st,
+        &actor,
+        Operation::ResetMeeting {
+            id,
+            step: Some(step),
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct SetStatus {
+    status_code: Value,
+    #[serde(default)]
+    status_message: Option<String>,
+}
+
+/// PUT …/status/{step} `{"status_code": 900}` disables the meeting (the original's code),
+/// `{"status_code": 200}` enables it again. Other codes are the scheduler's to set.
+async fn put_step(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path((id, _step)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id: MeetingId = parse_id(&id, "meeting")?;
+    let set: SetStatus = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "please provide status_code and status_message: {e}"
+        ))
+    })?;
+    let code = match &set.status_code {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let op = match code {
+        Some(900) => Operation::DisableMeeting { id: id.clone() },
+        Some(200) => Operation::EnableMeeting { id: id.clone() },
+        _ => {
+            return Err(ApiError::invalid(
+                Some("status_code".into()),
+                "allowed: 900 (disable the meeting) and 200 (enable it again); other codes \
+                 are set by the scheduler",
+            ));
+        }
+    };
+    let _ = set.status_message;
+    run(&st, &actor, op).await?;
+    let view = meeting_view(&st, &actor, id).await?;
+    Ok(ok(StatusCode::OK, "set status", status_map(&view, None)))
+}
+
+// ---------------------------------------------------------------- commands
+
+/// POST /api/v1/commands: the original's `{"command", "server", "data"}`; every `data`
+/// entry runs now, and the per-item results are stored (GET /api/v1/commands/{id}).
+async fn post_command(
+    State(st): State<ApiState>,
+    actor: Authed,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require(&actor, Scope::CommandsWrite)?;
+    let map = object(&body)?;
+    let ops = seed_entry("commands", "request", Value::Object(map))?;
+    let mut results = Vec::new();
+    for op in ops {
+        let name = op.name();
+        match st.service.execute(&actor.0, op).await {
+            Ok(outcome) => {
+                results.push(json!({ "operation": name, "ok": true, "outcome": outcome }))
+            }
+            Err(e) => {
+                results.push(json!({ "operation": name, "ok": false, "error": ApiError::from(e) }))
+            }
+        }
+    }
+    let failed = results.iter().filter(|r| r["ok"] == false).count();
+    let message = if failed == 0 {
+        "command executed".to_string()
+    } else {
+        format!("command executed; {failed} of {} failed", results.len())
+    };
+    Ok(ok(StatusCode::CREATED, message, json!(results)))
+}
+
+async fn get_command(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: i64 = parse_id(&id, "command result")?;
+    let outcome = run(&st, &actor, Operation::CommandResult { id }).await?;
+    Ok(ok(StatusCode::OK, "command result", json!(outcome)))
+}
+
+// ---------------------------------------------------------------- mails
+
+#[derive(Deserialize)]
+struct MailQuery {
+    #[serde(default)]
+    state: Option<String>,
+}
+
+fn mail_filter(q: &MailQuery, default: MailFilter) -> Result<MailFilter, ApiError> {
+    match q.state.as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some("queued" | "pending") => Ok(MailFilter::Pending),
+        Some("sent") => Ok(MailFilter::Sent),
+        Some("failed") => Ok(MailFilter::Failed),
+        Some("all") => Ok(MailFilter::All),
+        Some(other) => Err(ApiError::invalid(
+            Some("state".into()),
+            format!("unknown state {other:?}: use queued, sent, failed or all"),
+        )),
+    }
+}
+
+async fn list_mails(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Query(q): Query<MailQuery>,
+) -> Result<Response, ApiError> {
+    let filter = mail_filter(&q, MailFilter::Pending)?;
+    let Outcome::Mails { mails } = run(&st, &actor, Operation::ListMail { filter }).await? else {
+        return Err(ApiError::bad_request("unexpected outcome"));
+    };
+    Ok(ok(StatusCode::OK, "found mails", json!(mails)))
+}
+
+async fn delete_mail(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: i64 = parse_id(&id, "mail")?;
+    run(&st, &actor, Operation::DeleteMail { id }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// DELETE /api/v1/mails?state=queued: the state must be named (no accidental purge of all).
+async fn purge_mails(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Query(q): Query<MailQuery>,
+) -> Result<Response, ApiError> {
+    if q.state.is_none() {
+        return Err(ApiError::invalid(
+            Some("state".into()),
+            "name the mails to delete: ?state=queued, sent or failed",
+        ));
+    }
+    let state = mail_filter(&q, MailFilter::Pending)?;
+    let outcome = run(&st, &actor, Operation::PurgeMail { state }).await?;
+    let message = match outcome {
+        Outcome::Done { message } => message,
+        other => json!(other).to_string(),
+    };
+    Ok(ok(StatusCode::OK, message, Value::Null))
+}

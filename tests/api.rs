@@ -1,0 +1,510 @@
+//! The REST API served on a free loopback port with a real SQLite store and the BBB simulator
+//! over HTTP: the original's endpoints and body shapes, tokens and scopes on every route but
+//! /health and /ready, one JSON error shape naming the field, no secret in any response.
+
+mod common;
+
+use reqwest::{Client, Method, StatusCode};
+use schedulight::api::{ApiState, router};
+use schedulight::bbb::HttpConnector;
+use schedulight::bbb::sim::SimConfig;
+use schedulight::clock::SystemClock;
+use schedulight::domain::{Actor, Operation, Outcome, Scope};
+use schedulight::service::{Service, ServiceSettings};
+use schedulight::store::{SqlStore, Store};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct World {
+    base: String,
+    http: Client,
+    service: Service,
+    secret: String,
+    sim_url: String,
+    _sim: schedulight::bbb::sim::SimHandle,
+    _dir: tempfile::TempDir,
+}
+
+/// Every route the API serves, with a path that matches it; each must refuse a request
+/// without a token.
+const PROTECTED: &[(&str, &str)] = &[
+    ("GET", "/api/v1/servers"),
+    ("POST", "/api/v1/servers"),
+    ("GET", "/api/v1/servers/bbb"),
+    ("PUT", "/api/v1/servers/bbb"),
+    ("DELETE", "/api/v1/servers/bbb"),
+    ("GET", "/api/v1/meetings"),
+    ("POST", "/api/v1/meetings"),
+    ("GET", "/api/v1/meetings/m"),
+    ("PUT", "/api/v1/meetings/m"),
+    ("DELETE", "/api/v1/meetings/m"),
+    ("GET", "/api/v1/meetings/m/status"),
+    ("DELETE", "/api/v1/meetings/m/status"),
+    ("GET", "/api/v1/meetings/m/status/start"),
+    ("PUT", "/api/v1/meetings/m/status/start"),
+    ("DELETE", "/api/v1/meetings/m/status/start"),
+    ("POST", "/api/v1/commands"),
+    ("GET", "/api/v1/commands/1"),
+    ("GET", "/api/v1/mails"),
+    ("DELETE", "/api/v1/mails"),
+    ("DELETE", "/api/v1/mails/1"),
+];
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await.unwrap());
+    let secret = common::random_secret();
+    let sim = common::serve_sim(SimConfig::new(secret.clone())).await;
+    let service = Service::new(
+        store,
+        Arc::new(HttpConnector::new()),
+        Arc::new(SystemClock),
+        ServiceSettings {
+            default_time_zone: jiff::tz::TimeZone::get("Europe/Vienna").unwrap(),
+            ..ServiceSettings::default()
+        },
+    );
+    let app = router(ApiState {
+        service: service.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    World {
+        base,
+        http: Client::new(),
+        service,
+        secret,
+        sim_url: sim.base_url().to_string(),
+        _sim: sim,
+        _dir: dir,
+    }
+}
+
+impl World {
+    async fn token(&self, name: &str, scopes: &[Scope]) -> String {
+        match self
+            .service
+            .execute(
+                &Actor::admin("test"),
+                Operation::CreateToken {
+                    name: name.into(),
+                    scopes: scopes.to_vec(),
+                },
+            )
+            .await
+            .unwrap()
+        {
+            Outcome::TokenCreated { token, .. } => token,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let mut req = self.http.request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", self.base),
+        );
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+        };
+        assert!(
+            !text.contains(&self.secret),
+            "{method} {path} returned the BBB secret"
+        );
+        (status, value, headers)
+    }
+
+    /// The original README's server body, filled in.
+    fn server_body(&self) -> Value {
+        json!({
+            "id": "server_to_use",
+            "BBB_SECRET": self.secret,
+            "BBB_URL": self.sim_url,
+            "link_base": "https://bbb.uni.example/b",
+            "mailFrom": "noreply@uni.example",
+            "mailFromName": "BBB scheduling",
+            "mailPassword": "smtp-password-9Zq",
+            "mailServer": "smtp.uni.example",
+            "mailUser": "noreply",
+            "send_emails": false
+        })
+    }
+}
+
+fn next_year() -> i16 {
+    jiff::Zoned::now().year() + 1
+}
+
+fn error_shape(v: &Value, kind: &str) {
+    assert_eq!(v["error"], kind, "{v}");
+    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_but_health_and_ready_needs_a_token() {
+    let w = world().await;
+    for (method, path) in PROTECTED {
+        let (status, body, headers) = w.call(method, path, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        error_shape(&body, "unauthorized");
+        assert!(
+            headers
+                .get("www-authenticate")
+                .is_some_and(|h| h.to_str().unwrap().starts_with("Bearer")),
+            "{method} {path}"
+        );
+        let (status, _, _) = w
+            .call(method, path, Some("sl_not-a-real-token"), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    for path in ["/health", "/ready"] {
+        let (status, body, _) = w.call("GET", path, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    // A revoked token is refused from then on.
+    let token = w.token("gone", &[Scope::Read]).await;
+    assert_eq!(
+        w.call("GET", "/api/v1/servers", Some(&token), None).await.0,
+        StatusCode::OK
+    );
+    w.service
+        .execute(
+            &Actor::admin("test"),
+            Operation::RevokeToken {
+                name: "gone".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        w.call("GET", "/api/v1/servers", Some(&token), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Unknown paths answer in the same error shape.
+    let (status, body, _) = w.call("GET", "/api/v1/nothing", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    error_shape(&body, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_in_the_originals_shapes_without_secrets() {
+    let w = world().await;
+    let admin = w.token("admin", &Scope::ALL).await;
+    let t = Some(admin.as_str());
+    let (status, body, _) = w
+        .call("POST", "/api/v1/servers", t, Some(w.server_body()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["message"], "server added");
+    assert_eq!(body["data"]["id"], "server_to_use");
+    let text = body.to_string();
+    assert!(!text.contains("smtp-password-9Zq"), "{text}");
+    // Adding it again is a conflict, not a silent overwrite.
+    let (status, body, _) = w
+        .call("POST", "/api/v1/servers", t, Some(w.server_body()))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    error_shape(&body, "conflict");
+
+    let (status, body, _) = w.call("GET", "/api/v1/servers", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"message": "found servers", "data": ["server_to_use"]})
+    );
+    let (status, body, _) = w
+        .call("GET", "/api/v1/servers/server_to_use", t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "server found");
+    assert!(!body.to_string().contains("smtp-password-9Zq"));
+
+    let mut changed = w.server_body();
+    changed["link_base"] = json!("https://gl.uni.example/rooms");
+    let (status, body, _) = w
+        .call("PUT", "/api/v1/servers/server_to_use", t, Some(changed))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"], "updated server");
+    let (status, body, _) = w
+        .call("PUT", "/api/v1/servers/other", t, Some(w.server_body()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "id");
+
+    let (status, _, _) = w
+        .call("DELETE", "/api/v1/servers/server_to_use", t, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body, _) = w
+        .call("GET", "/api/v1/servers/server_to_use", t, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    error_shape(&body, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meetings_and_their_status() {
+    let w = world().await;
+    let admin = w.token("admin", &Scope::ALL).await;
+    let t = Some(admin.as_str());
+    w.call("POST", "/api/v1/servers", t, Some(w.server_body()))
+        .await;
+    // The original README's meeting, with a start in the future.
+    let meeting = json!({
+        "id": "meeting_1",
+        "server": "server_to_use",
+        "meetingName": "Lecture 1",
+        "startDate": format!("{}-06-24 11:00", next_year()),
+        "owner": {"email": "owner@uni.example", "fullName": "Olga Owner", "password": "owner-pass-77"},
+        "endAfterMinutes": 90
+    });
+    let (status, body, _) = w
+        .call("POST", "/api/v1/meetings", t, Some(meeting.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["message"], "meeting added");
+    assert_eq!(body["data"]["meetingName"], "Lecture 1");
+    assert!(!body.to_string().contains("owner-pass-77"), "{body}");
+    assert!(
+        body["state"]["next"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty())
+    );
+
+    let (_, body, _) = w.call("GET", "/api/v1/meetings", t, None).await;
+    assert_eq!(body["data"], json!(["meeting_1"]));
+    let (status, body, _) = w.call("GET", "/api/v1/meetings/meeting_1", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["owner"]["email"], "owner@uni.example");
+    assert!(body["data"]["owner"].get("password").is_none());
+
+    // PUT 900 disables (the original's code), 200 enables again, others are refused.
+    let (status, body, _) = w
+        .call(
+            "PUT",
+            "/api/v1/meetings/meeting_1/status/meeting",
+            t,
+            Some(json!({"status_code": "900", "status_message": "off for the holidays"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, status_body, _) = w
+        .call("GET", "/api/v1/meetings/meeting_1/status", t, None)
+        .await;
+    assert!(status_body.to_string().contains("900"), "{status_body}");
+    let (status, _, _) = w
+        .call(
+            "PUT",
+            "/api/v1/meetings/meeting_1/status/meeting",
+            t,
+            Some(json!({"status_code": 200, "status_message": "back"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = w
+        .call(
+            "PUT",
+            "/api/v1/meetings/meeting_1/status/meeting",
+            t,
+            Some(json!({"status_code": 250, "status_message": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "status_code");
+    let (status, _, _) = w
+        .call("DELETE", "/api/v1/meetings/meeting_1/status", t, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // PUT changes it; the path's id wins and must agree with the body's.
+    let mut moved = meeting.clone();
+    moved["meetingName"] = json!("Lecture 1 (moved)");
+    let (status, body, _) = w
+        .call("PUT", "/api/v1/meetings/meeting_1", t, Some(moved))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["meetingName"], "Lecture 1 (moved)");
+
+    let (status, _, _) = w
+        .call("DELETE", "/api/v1/meetings/meeting_1", t, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_names_the_field_and_nothing_is_stored() {
+    let w = world().await;
+    let admin = w.token("admin", &Scope::ALL).await;
+    let t = Some(admin.as_str());
+    w.call("POST", "/api/v1/servers", t, Some(w.server_body()))
+        .await;
+    let cases = [
+        (
+            json!({"id": "m1", "server": "server_to_use", "meetingName": "X", "startDate": "tomorrow-ish"}),
+            "startDate",
+        ),
+        (
+            json!({"id": "m1", "server": "server_to_use", "meetingNmae": "X"}),
+            "meetingNmae",
+        ),
+        (
+            json!({"id": "m1", "server": "server_to_use", "meetingName": "X", "endAfterMinutes": "lots"}),
+            "endAfterMinutes",
+        ),
+        (json!({"server": "server_to_use", "meetingName": "X"}), "id"),
+    ];
+    for (body, field) in cases {
+        let (status, answer, _) = w.call("POST", "/api/v1/meetings", t, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        error_shape(&answer, "invalid");
+        assert_eq!(answer["field"], field, "{answer}");
+    }
+    // Not JSON at all.
+    let resp = w
+        .http
+        .post(format!("{}/api/v1/meetings", w.base))
+        .bearer_auth(&admin)
+        .body("meetingName: yaml?")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let (_, body, _) = w.call("GET", "/api/v1/meetings", t, None).await;
+    assert_eq!(body["data"], json!([]), "nothing stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scopes_limit_what_a_token_may_do() {
+    let w = world().await;
+    let reader = w.token("reader", &[Scope::Read]).await;
+    let (status, _, _) = w.call("GET", "/api/v1/servers", Some(&reader), None).await;
+    assert_eq!(status, StatusCode::OK);
+    for (method, path, body) in [
+        ("POST", "/api/v1/servers", Some(w.server_body())),
+        ("GET", "/api/v1/mails", None),
+        (
+            "POST",
+            "/api/v1/commands",
+            Some(json!({"command": "share_room", "server": "server_to_use", "data": {}})),
+        ),
+    ] {
+        let (status, body, _) = w.call(method, path, Some(&reader), body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+        error_shape(&body, "forbidden");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mail_queue() {
+    let w = world().await;
+    let admin = w.token("mails", &[Scope::MailsAdmin]).await;
+    let t = Some(admin.as_str());
+    let store = w.service.store();
+    for to in ["a@uni.example", "b@uni.example"] {
+        store
+            .enqueue_outbox(
+                &schedulight::store::OutboxRequest {
+                    unique_key: format!("test/{to}"),
+                    channel: schedulight::domain::Channel::Mail,
+                    kind: schedulight::domain::NoticeKind::RoomShared,
+                    meeting_id: None,
+                    occurrence: None,
+                    recipient: to.into(),
+                    data: json!({}),
+                    not_before: jiff::Timestamp::now(),
+                },
+                jiff::Timestamp::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let (status, body, _) = w.call("GET", "/api/v1/mails?state=queued", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mails = body["data"].as_array().unwrap();
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[0]["state"], "pending");
+    let id = mails[0]["id"].as_i64().unwrap();
+    let (status, _, _) = w
+        .call("DELETE", &format!("/api/v1/mails/{id}"), t, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body, _) = w.call("DELETE", "/api/v1/mails", t, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "state");
+    let (status, _, _) = w
+        .call("DELETE", "/api/v1/mails?state=queued", t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body, _) = w.call("GET", "/api/v1/mails?state=all", t, None).await;
+    assert_eq!(body["data"], json!([]));
+    let (status, body, _) = w.call("GET", "/api/v1/mails?state=lost", t, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_are_checked_like_files_and_report_each_item() {
+    let w = world().await;
+    let admin = w.token("admin", &Scope::ALL).await;
+    let t = Some(admin.as_str());
+    w.call("POST", "/api/v1/servers", t, Some(w.server_body()))
+        .await;
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/commands",
+            t,
+            Some(json!({"command": "shre_room", "server": "server_to_use", "data": {"abc-def-ghi": {"bob@uni.example": "Bob"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "command");
+    assert!(
+        body["message"].as_str().unwrap().contains("share_room"),
+        "{body}"
+    );
+
+    // A well-formed command on a server without a Greenlight: accepted, each item says why
+    // it failed.
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/commands",
+            t,
+            Some(json!({"command": "share_room", "server": "server_to_use", "data": {"abc-def-ghi": {"bob@uni.example": "Bob"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let results = body["data"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["ok"], false);
+    assert!(
+        results[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no Greenlight"),
+        "{body}"
+    );
+}
