@@ -201,6 +201,56 @@ async fn every_route_but_health_and_ready_needs_a_token() {
         w.call("GET", "/api/v1/servers", Some(&token), None).await.0,
         StatusCode::UNAUTHORIZED
     );
+    // The OpenAPI document lists every route; each one that declares the token must refuse a
+    // request without it (a new route is in the document because the router is built from it).
+    let (status, _, _) = w.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let reader = w.token("doc", &[Scope::Read]).await;
+    let (status, doc, _) = w
+        .call("GET", "/api/v1/openapi.json", Some(&reader), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let open = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            let concrete = path.replace("{id}", "1").replace("{step}", "start");
+            let (status, _, _) = w.call(&method.to_uppercase(), &concrete, None, None).await;
+            if open {
+                assert_eq!(status, StatusCode::OK, "{method} {path} is open");
+            } else {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let mut listed: Vec<(String, String)> = PROTECTED
+        .iter()
+        .map(|(m, p)| {
+            let p = p
+                .replace("/servers/bbb", "/servers/{id}")
+                .replace("/meetings/m/status/start", "/meetings/{id}/status/{step}")
+                .replace("/meetings/m", "/meetings/{id}")
+                .replace("/commands/1", "/commands/{id}")
+                .replace("/mails/1", "/mails/{id}");
+            (m.to_string(), p)
+        })
+        .collect();
+    listed.sort();
+    documented.sort();
+    assert_eq!(
+        documented, listed,
+        "the document and this test list the same routes"
+    );
+
     // Unknown paths answer in the same error shape.
     let (status, body, _) = w.call("GET", "/api/v1/nothing", None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -11,7 +11,7 @@ mod routes;
 
 pub use auth::{TOKEN_PREFIX, hash_token, new_token};
 pub use error::ApiError;
-pub use routes::router;
+pub use routes::{openapi, router};
 
 use crate::service::Service;
 

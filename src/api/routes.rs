@@ -16,35 +16,82 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The API's routes and their OpenAPI document, made from the same handlers.
+fn documented() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(list_servers, add_server))
+        .routes(routes!(get_server, put_server, delete_server))
+        .routes(routes!(list_meetings, add_meeting))
+        .routes(routes!(get_meeting, put_meeting, delete_meeting))
+        .routes(routes!(get_status, reset_status))
+        .routes(routes!(get_step, put_step, reset_step))
+        .routes(routes!(post_command))
+        .routes(routes!(get_command))
+        .routes(routes!(list_mails, purge_mails))
+        .routes(routes!(delete_mail))
+}
+
+/// The OpenAPI 3.1 document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().into_openapi()
+}
 
 pub fn router(state: ApiState) -> axum::Router {
-    axum::Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/api/v1/servers", get(list_servers).post(add_server))
+    let (router, doc) = documented().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    router
         .route(
-            "/api/v1/servers/{id}",
-            get(get_server).put(put_server).delete(delete_server),
+            "/api/v1/openapi.json",
+            get(move |_: Authed| {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
         )
-        .route("/api/v1/meetings", get(list_meetings).post(add_meeting))
-        .route(
-            "/api/v1/meetings/{id}",
-            get(get_meeting).put(put_meeting).delete(delete_meeting),
-        )
-        .route(
-            "/api/v1/meetings/{id}/status",
-            get(get_status).delete(reset_status),
-        )
-        .route(
-            "/api/v1/meetings/{id}/status/{step}",
-            get(get_step).put(put_step).delete(reset_step),
-        )
-        .route("/api/v1/commands", axum::routing::post(post_command))
-        .route("/api/v1/commands/{id}", get(get_command))
-        .route("/api/v1/mails", get(list_mails).delete(purge_mails))
-        .route("/api/v1/mails/{id}", axum::routing::delete(delete_mail))
         .fallback(not_found)
         .with_state(state)
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "schedulight",
+        description = "BigBlueButton meetings and Greenlight rooms: the original scheduLight API (/api/v1) with tokens."
+    ),
+    modifiers(&BearerToken),
+    components(schemas(ApiError, Envelope))
+)]
+struct ApiDoc;
+
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("schedulight tokens create NAME --scope …"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The original's success shape: `{"message": …, "data": …}`.
+#[derive(utoipa::ToSchema, serde::Serialize)]
+pub struct Envelope {
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub data: Value,
 }
 
 /// The original's success shape.
@@ -76,11 +123,13 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
 }
 
+#[utoipa::path(get, path = "/health", tag = "health", security(()), responses((status = 200, description = "the daemon runs", body = Object)))]
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// Ready when the store answers.
+#[utoipa::path(get, path = "/ready", tag = "health", security(()), responses((status = 200, description = "the store answers", body = Object), (status = 503, description = "the store does not answer", body = Object)))]
 async fn ready(State(state): State<ApiState>) -> Response {
     match state.service.store().list_servers().await {
         Ok(_) => Json(json!({ "status": "ready" })).into_response(),
@@ -185,6 +234,7 @@ where
 
 // ---------------------------------------------------------------- servers
 
+#[utoipa::path(get, path = "/api/v1/servers", tag = "servers", security(("token" = [])), responses((status = 200, description = "server ids", body = Envelope), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn list_servers(State(st): State<ApiState>, actor: Authed) -> Result<Response, ApiError> {
     let Outcome::Servers { servers } = run(&st, &actor, Operation::ListServers).await? else {
         return Err(ApiError::bad_request("unexpected outcome"));
@@ -204,6 +254,7 @@ async fn server_summary(st: &ApiState, actor: &Authed, id: &ServerId) -> Result<
         .ok_or_else(|| ApiError::not_found(format!("server not found: {id}")))
 }
 
+#[utoipa::path(post, path = "/api/v1/servers", tag = "servers", security(("token" = [])), request_body(content = Object, description = "A server in the original format (id, BBB_URL, BBB_SECRET, link_base, mail…)"), responses((status = 201, description = "added; data without secrets", body = Envelope), (status = 409, description = "exists", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn add_server(
     State(st): State<ApiState>,
     actor: Authed,
@@ -212,6 +263,7 @@ async fn add_server(
     write_server(st, actor, body, None).await
 }
 
+#[utoipa::path(put, path = "/api/v1/servers/{id}", tag = "servers", security(("token" = [])), params(("id" = String, Path, description = "The id")), request_body(content = Object, description = "The whole server in the original format"), responses((status = 200, description = "updated", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn put_server(
     State(st): State<ApiState>,
     actor: Authed,
@@ -269,6 +321,7 @@ async fn write_server(
     Ok(ok(status, message, data))
 }
 
+#[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 200, description = "the server without secrets", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_server(
     State(st): State<ApiState>,
     actor: Authed,
@@ -279,6 +332,7 @@ async fn get_server(
     Ok(ok(StatusCode::OK, "server found", data))
 }
 
+#[utoipa::path(delete, path = "/api/v1/servers/{id}", tag = "servers", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 204, description = "removed"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn delete_server(
     State(st): State<ApiState>,
     actor: Authed,
@@ -291,6 +345,7 @@ async fn delete_server(
 
 // ---------------------------------------------------------------- meetings
 
+#[utoipa::path(get, path = "/api/v1/meetings", tag = "meetings", security(("token" = [])), responses((status = 200, description = "meeting ids", body = Envelope), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn list_meetings(State(st): State<ApiState>, actor: Authed) -> Result<Response, ApiError> {
     let Outcome::Meetings { meetings } = run(&st, &actor, Operation::ListMeetings).await? else {
         return Err(ApiError::bad_request("unexpected outcome"));
@@ -325,6 +380,7 @@ async fn meeting_view(
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/meetings", tag = "meetings", security(("token" = [])), request_body(content = Object, description = "A meeting in the original format (id, server, meetingName, startDate, owner, …)"), responses((status = 201, description = "scheduled", body = Envelope), (status = 409, description = "exists", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn add_meeting(
     State(st): State<ApiState>,
     actor: Authed,
@@ -333,6 +389,7 @@ async fn add_meeting(
     write_meeting(st, actor, body, None).await
 }
 
+#[utoipa::path(put, path = "/api/v1/meetings/{id}", tag = "meetings", security(("token" = [])), params(("id" = String, Path, description = "The id")), request_body(content = Object, description = "The whole meeting in the original format"), responses((status = 200, description = "updated and re-planned", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn put_meeting(
     State(st): State<ApiState>,
     actor: Authed,
@@ -379,6 +436,7 @@ async fn write_meeting(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/meetings/{id}", tag = "meetings", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 200, description = "the meeting (no secrets) and its state", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_meeting(
     State(st): State<ApiState>,
     actor: Authed,
@@ -391,6 +449,7 @@ async fn get_meeting(
 }
 
 /// Cancels the meeting: its future steps are dropped, everyone told is mailed.
+#[utoipa::path(delete, path = "/api/v1/meetings/{id}", tag = "meetings", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 204, description = "cancelled"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn delete_meeting(
     State(st): State<ApiState>,
     actor: Authed,
@@ -417,6 +476,7 @@ fn status_map(view: &crate::domain::MeetingView, only: Option<&str>) -> Value {
     Value::Object(map)
 }
 
+#[utoipa::path(get, path = "/api/v1/meetings/{id}/status", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 200, description = "the latest record of each step", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_status(
     State(st): State<ApiState>,
     actor: Authed,
@@ -427,6 +487,7 @@ async fn get_status(
     Ok(ok(StatusCode::OK, "status found", status_map(&view, None)))
 }
 
+#[utoipa::path(get, path = "/api/v1/meetings/{id}/status/{step}", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id"), ("step" = String, Path, description = "A step name, e.g. start")), responses((status = 200, description = "the step's latest record", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_step(
     State(st): State<ApiState>,
     actor: Authed,
@@ -443,6 +504,7 @@ async fn get_step(
 
 /// DELETE …/status: forget the step history so the steps run again (mails already sent are
 /// not sent twice: their outbox keys remain).
+#[utoipa::path(delete, path = "/api/v1/meetings/{id}/status", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 204, description = "reset: the steps run again"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn reset_status(
     State(st): State<ApiState>,
     actor: Authed,
@@ -453,6 +515,7 @@ async fn reset_status(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v1/meetings/{id}/status/{step}", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id"), ("step" = String, Path, description = "A step name, e.g. start")), responses((status = 204, description = "the step runs again"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn reset_step(
     State(st): State<ApiState>,
     actor: Authed,
@@ -471,8 +534,10 @@ async fn reset_step(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct SetStatus {
+    /// 900 (disable) or 200 (enable), as a number or a string.
+    #[schema(value_type = Object)]
     status_code: Value,
     #[serde(default)]
     status_message: Option<String>,
@@ -480,6 +545,7 @@ struct SetStatus {
 
 /// PUT …/status/{step} `{"status_code": 900}` disables the meeting (the original's code),
 /// `{"status_code": 200}` enables it again. Other codes are the scheduler's to set.
+#[utoipa::path(put, path = "/api/v1/meetings/{id}/status/{step}", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id"), ("step" = String, Path, description = "A step name, e.g. start")), request_body(content = SetStatus, description = "900 disables the meeting, 200 enables it"), responses((status = 200, description = "set", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn put_step(
     State(st): State<ApiState>,
     actor: Authed,
@@ -518,6 +584,7 @@ async fn put_step(
 
 /// POST /api/v1/commands: the original's `{"command", "server", "data"}`; every `data`
 /// entry runs now, and the per-item results are stored (GET /api/v1/commands/{id}).
+#[utoipa::path(post, path = "/api/v1/commands", tag = "commands", security(("token" = [])), request_body(content = Object, description = "The original format: command, server, data"), responses((status = 201, description = "executed; one result per data entry", body = Envelope), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn post_command(
     State(st): State<ApiState>,
     actor: Authed,
@@ -547,6 +614,7 @@ async fn post_command(
     Ok(ok(StatusCode::CREATED, message, json!(results)))
 }
 
+#[utoipa::path(get, path = "/api/v1/commands/{id}", tag = "commands", security(("token" = [])), params(("id" = i64, Path, description = "The result number")), responses((status = 200, description = "the stored per-item results", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_command(
     State(st): State<ApiState>,
     actor: Authed,
@@ -559,8 +627,10 @@ async fn get_command(
 
 // ---------------------------------------------------------------- mails
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MailQuery {
+    /// queued (default for listing), sent, failed or all.
     #[serde(default)]
     state: Option<String>,
 }
@@ -579,6 +649,7 @@ fn mail_filter(q: &MailQuery, default: MailFilter) -> Result<MailFilter, ApiErro
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/mails", tag = "mails", security(("token" = [])), params(MailQuery), responses((status = 200, description = "mails in the outbox", body = Envelope), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn list_mails(
     State(st): State<ApiState>,
     actor: Authed,
@@ -591,6 +662,7 @@ async fn list_mails(
     Ok(ok(StatusCode::OK, "found mails", json!(mails)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/mails/{id}", tag = "mails", security(("token" = [])), params(("id" = i64, Path, description = "The mail number")), responses((status = 204, description = "deleted"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn delete_mail(
     State(st): State<ApiState>,
     actor: Authed,
@@ -602,6 +674,7 @@ async fn delete_mail(
 }
 
 /// DELETE /api/v1/mails?state=queued: the state must be named (no accidental purge of all).
+#[utoipa::path(delete, path = "/api/v1/mails", tag = "mails", security(("token" = [])), params(MailQuery), responses((status = 200, description = "deleted", body = Envelope), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn purge_mails(
     State(st): State<ApiState>,
     actor: Authed,
