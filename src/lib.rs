@@ -16,4 +16,5 @@ pub mod scheduler;
 pub mod service;
 pub mod store;
 pub mod streaming;
+pub mod telemetry;
 pub mod testkit;

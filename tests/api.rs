@@ -65,8 +65,10 @@ async fn world() -> World {
             ..ServiceSettings::default()
         },
     );
+    schedulight::telemetry::install();
     let app = router(ApiState {
         service: service.clone(),
+        metrics_public: true,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -122,10 +124,15 @@ impl World {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
+        let json = headers
+            .get("content-type")
+            .is_some_and(|c| c.to_str().unwrap_or("").starts_with("application/json"));
         let value = if text.is_empty() {
             Value::Null
-        } else {
+        } else if json {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+        } else {
+            Value::String(text.clone())
         };
         assert!(
             !text.contains(&self.secret),
@@ -557,4 +564,76 @@ async fn commands_are_checked_like_files_and_report_each_item() {
             .contains("has no Greenlight"),
         "{body}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_in_prometheus_text() {
+    let w = world().await;
+    let admin = w.token("admin", &Scope::ALL).await;
+    let t = Some(admin.as_str());
+    w.call("POST", "/api/v1/servers", t, Some(w.server_body()))
+        .await;
+    let meeting = json!({
+        "id": "measured", "server": "server_to_use", "meetingName": "M",
+        "startDate": format!("{}-06-24 11:00", next_year())
+    });
+    w.call("POST", "/api/v1/meetings", t, Some(meeting)).await;
+    // One BBB call, counted by its result.
+    w.service
+        .execute(
+            &Actor::admin("test"),
+            Operation::ShowRunningMeetings { server: None },
+        )
+        .await
+        .unwrap();
+    let resp = w
+        .http
+        .get(format!("{}/metrics", w.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("schedulight_jobs{state=\"pending\"}"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE schedulight_outbox gauge"), "{text}");
+    assert!(
+        text.contains("schedulight_bbb_calls_total{call=\"getMeetings\",result=\"ok\"}"),
+        "{text}"
+    );
+    assert!(!text.contains(&w.secret));
+
+    // Closed to the public: a token with read is needed.
+    let closed = router(ApiState {
+        service: w.service.clone(),
+        metrics_public: false,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, closed).await.unwrap() });
+    let status = w
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let status = w
+        .http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::OK);
 }

@@ -993,3 +993,33 @@ async fn a_failing_start_is_told_to_the_room() {
     assert_eq!(failed().await.len(), 1);
     assert_eq!(w.sim.meetings().len(), 1, "the room is open");
 }
+
+/// The start lag (due time → meeting created) goes into the `/metrics` histogram per step.
+#[tokio::test]
+async fn start_lag_is_measured() {
+    let handle = schedulight::telemetry::install().expect("the recorder");
+    let w = world(Arc::new(MemoryStore::new()), "2026-12-01 08:00").await;
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(lecture("2026-12-01 10:00")),
+            },
+        )
+        .await
+        .unwrap();
+    // Pre-open runs 3 s late.
+    w.step_at(at("2026-12-01 09:30") + SignedDuration::from_secs(3))
+        .await;
+    let text = handle.render();
+    // Other tests of this binary may record on-time steps (lag 0) meanwhile: look for ours
+    // between the 2 s and 5 s bucket bounds.
+    let bucket = |le: &str| -> u64 {
+        let key = format!("schedulight_start_lag_seconds_bucket{{step=\"pre_open\",le=\"{le}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {le} bucket in:\n{text}"))
+    };
+    assert!(bucket("5") - bucket("2") >= 1, "{text}");
+}

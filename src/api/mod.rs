@@ -19,4 +19,6 @@ use crate::service::Service;
 #[derive(Clone)]
 pub struct ApiState {
     pub service: Service,
+    /// `/metrics` without a token (`api.metrics_public`).
+    pub metrics_public: bool,
 }

@@ -24,6 +24,7 @@ use utoipa_axum::routes;
 fn documented() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health))
+        .routes(routes!(metrics))
         .routes(routes!(ready))
         .routes(routes!(list_servers, add_server))
         .routes(routes!(get_server, put_server, delete_server))
@@ -126,6 +127,34 @@ async fn not_found() -> ApiError {
 #[utoipa::path(get, path = "/health", tag = "health", security(()), responses((status = 200, description = "the daemon runs", body = Object)))]
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// Prometheus text format. Open unless `api.metrics_public: false`, then it needs `read`.
+#[utoipa::path(get, path = "/metrics", tag = "health", security((), ("token" = [])), responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"), (status = 401, description = "a token is required (api.metrics_public: false)", body = ApiError)))]
+async fn metrics(
+    State(state): State<ApiState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    if !state.metrics_public {
+        let mut parts = axum::http::Request::new(()).into_parts().0;
+        parts.headers = headers;
+        let actor = <Authed as axum::extract::FromRequestParts<ApiState>>::from_request_parts(
+            &mut parts, &state,
+        )
+        .await?;
+        require(&actor, Scope::Read)?;
+    }
+    let text = crate::telemetry::render(state.service.store().as_ref())
+        .await
+        .map_err(|e| ApiError::from(crate::service::internal_error(e)))?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 /// Ready when the store answers.

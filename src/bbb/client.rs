@@ -132,6 +132,16 @@ impl BbbClient {
                 .unwrap_or(Err(BbbError::Timeout(self.timeout_ms))),
             None => self.fetch(&url).await,
         };
+        crate::telemetry::bbb_call(
+            call,
+            match &result {
+                Ok(_) => "ok",
+                Err(BbbError::Timeout(_)) => "timeout",
+                Err(BbbError::Unreachable(_)) => "unreachable",
+                Err(BbbError::Http(_)) => "http_error",
+                Err(_) => "bad_response",
+            },
+        );
         debug!(
             server = %self.server_id,
             call,

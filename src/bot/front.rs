@@ -136,10 +136,12 @@ impl ChatFront {
     /// The reply to one message, or None when the message is not for the bot.
     pub async fn respond(&self, m: &Incoming<'_>) -> Option<Reply> {
         let text = self.addressed(m)?;
-        Some(match self.checked_parse(m, text).await {
+        let reply = match self.checked_parse(m, text).await {
             Ok(parsed) => self.act(m.sender, notify_in(parsed, m.room)).await,
             Err(reply) => reply,
-        })
+        };
+        crate::telemetry::chat_command(reply.ok);
+        Some(reply)
     }
 
     /// The command in a message, or None when the message is not for the bot.

@@ -340,9 +340,11 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (api.listen): {e}"))?;
     let listen = listener.local_addr().unwrap_or(listen);
+    crate::telemetry::install();
     let router = crate::callbacks::router(app.callback_state()).merge(crate::api::router(
         crate::api::ApiState {
             service: app.service.clone(),
+            metrics_public: app.config.api.metrics_public,
         },
     ));
     // The statement count so far lets an observer tell start-up work from the running

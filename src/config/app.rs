@@ -34,7 +34,7 @@ pub(crate) const APP_KEYS: &[&str] = &[
     "streaming",
 ];
 const STORE_KEYS: &[&str] = &["location", "location_file"];
-const API_KEYS: &[&str] = &["listen", "public_url"];
+const API_KEYS: &[&str] = &["listen", "public_url", "metrics_public"];
 const MATRIX_KEYS: &[&str] = &[
     "homeserver",
     "user_id",
@@ -185,6 +185,9 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// How BBB servers reach this daemon (`https://schedulight.uni.example`), for callbacks.
     pub public_url: Option<String>,
+    /// Whether `/metrics` answers without a token (for a Prometheus on the same host or
+    /// network); false: it needs a token with `read`.
+    pub metrics_public: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -402,6 +405,7 @@ impl Default for AppConfig {
                     .parse()
                     .expect("the default listen address is valid"),
                 public_url: None,
+                metrics_public: true,
             },
             matrix: None,
             mail: MailConfig::default(),
@@ -701,6 +705,9 @@ fn read_api(ctx: &mut Ctx, f: &Fields<'_>, api: &mut ApiConfig) {
         },
     ) {
         api.public_url = Some(url);
+    }
+    if let Some(open) = f.bool(ctx, "metrics_public") {
+        api.metrics_public = open;
     }
 }
 

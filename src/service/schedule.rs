@@ -219,8 +219,11 @@ impl Service {
             }
         } else {
             match step {
-                StepKind::PreOpen => self.open(m, occ, now, true).await?,
-                StepKind::Start => self.open(m, occ, now, false).await?,
+                StepKind::PreOpen | StepKind::Start => {
+                    self.open(m, occ, now, step == StepKind::PreOpen).await?;
+                    let lag = self.clock.now().duration_since(due).as_secs_f64();
+                    crate::telemetry::start_lag(step.as_str(), lag);
+                }
                 StepKind::EndAfter => {
                     self.stop_stream(m, occ).await;
                     self.close(m, occ).await?

@@ -387,6 +387,29 @@ impl Store for MemoryStore {
             .min())
     }
 
+    async fn counts(&self) -> Result<super::StoreCounts, StoreError> {
+        let st = self.lock();
+        let mut jobs = std::collections::BTreeMap::<String, i64>::new();
+        for j in st.jobs.values() {
+            *jobs
+                .entry(super::sql::job_state_name(j.job.state).to_string())
+                .or_default() += 1;
+        }
+        let mut outbox = std::collections::BTreeMap::<(String, String), i64>::new();
+        for m in st.outbox.values() {
+            *outbox
+                .entry((
+                    m.request.channel.as_str().to_string(),
+                    m.state.as_str().to_string(),
+                ))
+                .or_default() += 1;
+        }
+        Ok(super::StoreCounts {
+            jobs: jobs.into_iter().collect(),
+            outbox: outbox.into_iter().map(|((c, s), n)| (c, s, n)).collect(),
+        })
+    }
+
     // --- outbox
 
     async fn enqueue_outbox(

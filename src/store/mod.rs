@@ -195,6 +195,13 @@ pub struct CommandResultRecord {
     pub results: Vec<crate::domain::outcome::ItemResult>,
 }
 
+/// Jobs by state (`pending` …) and outbox entries by channel and state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreCounts {
+    pub jobs: Vec<(String, i64)>,
+    pub outbox: Vec<(String, String, i64)>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiToken {
     pub id: i64,
@@ -284,6 +291,8 @@ pub trait Store: Send + Sync {
     async fn list_jobs(&self, meeting: Option<&MeetingId>) -> Result<Vec<Job>, StoreError>;
     /// Earliest due time of a pending job.
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// How many jobs and outbox entries are in each state (for /metrics).
+    async fn counts(&self) -> Result<StoreCounts, StoreError>;
 
     // --- outbox (mail and chat requests)
     /// Idempotent on `unique_key`: a second call returns the first entry with `new: false`.

@@ -25,6 +25,7 @@ mod error;
 mod rows;
 
 pub use error::redact_location;
+pub(crate) use rows::job_state_str as job_state_name;
 
 use self::rows::{
     AuditRow, ChatPendingRow, CommandResultRow, JobRow, MeetingRow, OutboxRow, ServerRow, StepRow,
@@ -797,6 +798,25 @@ impl Store for SqlStore {
             })
         })
         .transpose()
+    }
+
+    async fn counts(&self) -> Result<super::StoreCounts, StoreError> {
+        let jobs: Vec<(String, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(error::statement("count jobs"))?;
+        let outbox: Vec<(String, String, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state \
+                 ORDER BY channel, state",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("count outbox"))?;
+        Ok(super::StoreCounts { jobs, outbox })
     }
 
     // --- outbox
