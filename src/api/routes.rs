@@ -292,7 +292,7 @@ async fn add_server(
     write_server(st, actor, body, None).await
 }
 
-#[utoipa::path(put, path = "/api/v1/servers/{id}", tag = "servers", security(("token" = [])), params(("id" = String, Path, description = "The id")), request_body(content = Object, description = "The whole server in the original format"), responses((status = 200, description = "updated", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(put, path = "/api/v1/servers/{id}", tag = "servers", security(("token" = [])), params(("id" = String, Path, description = "The server id", example = "bbb")), request_body(content = Object, description = "The whole server in the original format"), responses((status = 200, description = "updated", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn put_server(
     State(st): State<ApiState>,
     actor: Authed,
@@ -350,7 +350,7 @@ async fn write_server(
     Ok(ok(status, message, data))
 }
 
-#[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 200, description = "the server without secrets", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(get, path = "/api/v1/servers/{id}", tag = "servers", security(("token" = [])), params(("id" = String, Path, description = "The server id", example = "bbb")), responses((status = 200, description = "the server without secrets", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_server(
     State(st): State<ApiState>,
     actor: Authed,
@@ -361,7 +361,7 @@ async fn get_server(
     Ok(ok(StatusCode::OK, "server found", data))
 }
 
-#[utoipa::path(delete, path = "/api/v1/servers/{id}", tag = "servers", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 204, description = "removed"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(delete, path = "/api/v1/servers/{id}", tag = "servers", security(("token" = [])), params(("id" = String, Path, description = "The server id", example = "bbb")), responses((status = 204, description = "removed"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn delete_server(
     State(st): State<ApiState>,
     actor: Authed,
@@ -418,7 +418,7 @@ async fn add_meeting(
     write_meeting(st, actor, body, None).await
 }
 
-#[utoipa::path(put, path = "/api/v1/meetings/{id}", tag = "meetings", security(("token" = [])), params(("id" = String, Path, description = "The id")), request_body(content = Object, description = "The whole meeting in the original format"), responses((status = 200, description = "updated and re-planned", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(put, path = "/api/v1/meetings/{id}", tag = "meetings", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture")), request_body(content = Object, description = "The whole meeting in the original format"), responses((status = 200, description = "updated and re-planned", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn put_meeting(
     State(st): State<ApiState>,
     actor: Authed,
@@ -465,7 +465,7 @@ async fn write_meeting(
         .into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/meetings/{id}", tag = "meetings", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 200, description = "the meeting (no secrets) and its state", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(get, path = "/api/v1/meetings/{id}", tag = "meetings", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture")), responses((status = 200, description = "the meeting (no secrets) and its state", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_meeting(
     State(st): State<ApiState>,
     actor: Authed,
@@ -478,7 +478,7 @@ async fn get_meeting(
 }
 
 /// Cancels the meeting: its future steps are dropped, everyone told is mailed.
-#[utoipa::path(delete, path = "/api/v1/meetings/{id}", tag = "meetings", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 204, description = "cancelled"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(delete, path = "/api/v1/meetings/{id}", tag = "meetings", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture")), responses((status = 204, description = "cancelled"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn delete_meeting(
     State(st): State<ApiState>,
     actor: Authed,
@@ -505,7 +505,7 @@ fn status_map(view: &crate::domain::MeetingView, only: Option<&str>) -> Value {
     Value::Object(map)
 }
 
-#[utoipa::path(get, path = "/api/v1/meetings/{id}/status", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 200, description = "the latest record of each step", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(get, path = "/api/v1/meetings/{id}/status", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture")), responses((status = 200, description = "the latest record of each step", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_status(
     State(st): State<ApiState>,
     actor: Authed,
@@ -516,7 +516,7 @@ async fn get_status(
     Ok(ok(StatusCode::OK, "status found", status_map(&view, None)))
 }
 
-#[utoipa::path(get, path = "/api/v1/meetings/{id}/status/{step}", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id"), ("step" = String, Path, description = "A step name, e.g. start")), responses((status = 200, description = "the step's latest record", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(get, path = "/api/v1/meetings/{id}/status/{step}", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture"), ("step" = String, Path, description = "A step name", example = "start")), responses((status = 200, description = "the step's latest record", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_step(
     State(st): State<ApiState>,
     actor: Authed,
@@ -533,7 +533,7 @@ async fn get_step(
 
 /// DELETE …/status: forget the step history so the steps run again (mails already sent are
 /// not sent twice: their outbox keys remain).
-#[utoipa::path(delete, path = "/api/v1/meetings/{id}/status", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The id")), responses((status = 204, description = "reset: the steps run again"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(delete, path = "/api/v1/meetings/{id}/status", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture")), responses((status = 204, description = "reset: the steps run again"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn reset_status(
     State(st): State<ApiState>,
     actor: Authed,
@@ -544,7 +544,7 @@ async fn reset_status(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[utoipa::path(delete, path = "/api/v1/meetings/{id}/status/{step}", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id"), ("step" = String, Path, description = "A step name, e.g. start")), responses((status = 204, description = "the step runs again"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(delete, path = "/api/v1/meetings/{id}/status/{step}", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture"), ("step" = String, Path, description = "A step name", example = "start")), responses((status = 204, description = "the step runs again"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn reset_step(
     State(st): State<ApiState>,
     actor: Authed,
@@ -574,7 +574,7 @@ struct SetStatus {
 
 /// PUT …/status/{step} `{"status_code": 900}` disables the meeting (the original's code),
 /// `{"status_code": 200}` enables it again. Other codes are the scheduler's to set.
-#[utoipa::path(put, path = "/api/v1/meetings/{id}/status/{step}", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id"), ("step" = String, Path, description = "A step name, e.g. start")), request_body(content = SetStatus, description = "900 disables the meeting, 200 enables it"), responses((status = 200, description = "set", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(put, path = "/api/v1/meetings/{id}/status/{step}", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture"), ("step" = String, Path, description = "A step name", example = "start")), request_body(content = SetStatus, description = "900 disables the meeting, 200 enables it"), responses((status = 200, description = "set", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 400, description = "not a JSON object", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn put_step(
     State(st): State<ApiState>,
     actor: Authed,
@@ -643,7 +643,7 @@ async fn post_command(
     Ok(ok(StatusCode::CREATED, message, json!(results)))
 }
 
-#[utoipa::path(get, path = "/api/v1/commands/{id}", tag = "commands", security(("token" = [])), params(("id" = i64, Path, description = "The result number")), responses((status = 200, description = "the stored per-item results", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(get, path = "/api/v1/commands/{id}", tag = "commands", security(("token" = [])), params(("id" = i64, Path, description = "The result number", example = 1)), responses((status = 200, description = "the stored per-item results", body = Envelope), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn get_command(
     State(st): State<ApiState>,
     actor: Authed,
@@ -691,7 +691,7 @@ async fn list_mails(
     Ok(ok(StatusCode::OK, "found mails", json!(mails)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/mails/{id}", tag = "mails", security(("token" = [])), params(("id" = i64, Path, description = "The mail number")), responses((status = 204, description = "deleted"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[utoipa::path(delete, path = "/api/v1/mails/{id}", tag = "mails", security(("token" = [])), params(("id" = i64, Path, description = "The mail number", example = 1)), responses((status = 204, description = "deleted"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn delete_mail(
     State(st): State<ApiState>,
     actor: Authed,
