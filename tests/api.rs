@@ -637,3 +637,93 @@ async fn metrics_in_prometheus_text() {
         .status();
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The original README's curl examples, with ids and dates filled in and a token added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_original_readme_examples_work_with_a_token() {
+    use schedulight::domain::operation::{CreateRoom, CreateUser, UserRole};
+    let w = world().await;
+    // A Greenlight v3 database behind the server, for the rename_room command.
+    let cluster = schedulight::testkit::pg::PgCluster::shared().expect("throwaway PostgreSQL");
+    let url = cluster.fresh_database().await.expect("fresh database");
+    let db = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::raw_sql(include_str!("fixtures/greenlight/v3-schema.sql"))
+        .execute(&db)
+        .await
+        .unwrap();
+    let admin = w.token("admin", &Scope::ALL).await;
+    let t = Some(admin.as_str());
+    let mut server = w.server_body();
+    server["greenlight"] =
+        json!({"database_url": url, "link_base": "https://gl.uni.example/rooms"});
+    let (status, body, _) = w.call("POST", "/api/v1/servers", t, Some(server)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sid: schedulight::domain::ServerId = "server_to_use".parse().unwrap();
+    let root = Actor::admin("test");
+    w.service
+        .execute(
+            &root,
+            Operation::CreateUser(CreateUser {
+                server: sid.clone(),
+                email: "owner@uni.example".parse().unwrap(),
+                full_name: "Olga Owner".into(),
+                password: None,
+                role: UserRole::User,
+                provider: None,
+                external_id: None,
+            }),
+        )
+        .await
+        .unwrap();
+    w.service
+        .execute(
+            &root,
+            Operation::CreateRoom(CreateRoom {
+                server: sid,
+                name: "Old room".into(),
+                owner: "owner@uni.example".parse().unwrap(),
+                uid: Some("old-roo-mid".parse().unwrap()),
+                access_code: None,
+            }),
+        )
+        .await
+        .unwrap();
+
+    // curl -d '{ "command": "rename_room", "server": "server_to_use", "data": { "old_room_uid": { "roomUID": "new_room_uid" } } }' … /api/v1/commands
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/commands",
+            t,
+            Some(json!({ "command": "rename_room", "server": "server_to_use", "data": { "old-roo-mid": { "roomUID": "new-roo-mid" } } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"][0]["ok"], true, "{body}");
+    let renamed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE friendly_id = 'new-roo-mid'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(renamed, 1, "the room was renamed in Greenlight");
+
+    // curl -d '{"startDate": "2020-06-24 11:00", "id": "id_to_use", "meetingName": "test Meeting via Api", "owner": {"email": "email_of_owner", "fullName": "your name"}}' … /api/v1/meetings
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/meetings",
+            t,
+            Some(json!({"startDate": format!("{}-06-24 11:00", next_year()), "id": "id_to_use", "meetingName": "test Meeting via Api", "owner": {"email": "owner@uni.example", "fullName": "your name"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["server"], "server_to_use");
+    // curl -X GET …/api/v1/meetings
+    let (status, body, _) = w.call("GET", "/api/v1/meetings", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"], json!(["id_to_use"]));
+    // curl -X GET …/api/v1/meetings/meetingID
+    let (status, body, _) = w.call("GET", "/api/v1/meetings/id_to_use", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["meetingName"], "test Meeting via Api");
+}

@@ -435,8 +435,29 @@ async fn write_meeting(
     path_id: Option<String>,
 ) -> Result<Response, ApiError> {
     require(&actor, Scope::MeetingsWrite)?;
-    let map = object(&body)?;
+    let mut map = object(&body)?;
     let id = body_id(&map, path_id.as_deref(), "meeting")?;
+    // Like the command line: the server may be left out when only one is configured (the
+    // original README's example has none).
+    if !map.contains_key("server") {
+        let servers = st
+            .service
+            .store()
+            .list_servers()
+            .await
+            .map_err(|e| ApiError::from(crate::service::internal_error(e)))?;
+        match servers.as_slice() {
+            [only] => {
+                map.insert("server".into(), Value::String(only.id.to_string()));
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    Some("server".into()),
+                    "please specify a target server for the meeting",
+                ));
+            }
+        }
+    }
     let ops = seed_entry("meetings", &id, Value::Object(map))?;
     let Some(Operation::ScheduleMeeting { meeting }) = ops.into_iter().next() else {
         return Err(ApiError::invalid(None, "the body is not a meeting"));
