@@ -30,25 +30,46 @@ struct World {
 const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/servers"),
     ("POST", "/api/v1/servers"),
-    ("GET", "/api/v1/servers/bbb"),
-    ("PUT", "/api/v1/servers/bbb"),
-    ("DELETE", "/api/v1/servers/bbb"),
+    ("GET", "/api/v1/servers/{id}"),
+    ("PUT", "/api/v1/servers/{id}"),
+    ("DELETE", "/api/v1/servers/{id}"),
     ("GET", "/api/v1/meetings"),
     ("POST", "/api/v1/meetings"),
-    ("GET", "/api/v1/meetings/m"),
-    ("PUT", "/api/v1/meetings/m"),
-    ("DELETE", "/api/v1/meetings/m"),
-    ("GET", "/api/v1/meetings/m/status"),
-    ("DELETE", "/api/v1/meetings/m/status"),
-    ("GET", "/api/v1/meetings/m/status/start"),
-    ("PUT", "/api/v1/meetings/m/status/start"),
-    ("DELETE", "/api/v1/meetings/m/status/start"),
+    ("GET", "/api/v1/meetings/{id}"),
+    ("PUT", "/api/v1/meetings/{id}"),
+    ("DELETE", "/api/v1/meetings/{id}"),
+    ("GET", "/api/v1/meetings/{id}/status"),
+    ("DELETE", "/api/v1/meetings/{id}/status"),
+    ("GET", "/api/v1/meetings/{id}/status/{step}"),
+    ("PUT", "/api/v1/meetings/{id}/status/{step}"),
+    ("DELETE", "/api/v1/meetings/{id}/status/{step}"),
     ("POST", "/api/v1/commands"),
-    ("GET", "/api/v1/commands/1"),
+    ("GET", "/api/v1/commands/{id}"),
     ("GET", "/api/v1/mails"),
     ("DELETE", "/api/v1/mails"),
-    ("DELETE", "/api/v1/mails/1"),
+    ("DELETE", "/api/v1/mails/{id}"),
+    ("GET", "/api/v1/servers/{server}/rooms"),
+    ("POST", "/api/v1/servers/{server}/rooms"),
+    ("PUT", "/api/v1/servers/{server}/rooms/{room}"),
+    ("DELETE", "/api/v1/servers/{server}/rooms/{room}"),
+    ("POST", "/api/v1/servers/{server}/rooms/{room}/shares"),
+    (
+        "DELETE",
+        "/api/v1/servers/{server}/rooms/{room}/shares/{email}",
+    ),
+    ("GET", "/api/v1/servers/{server}/users/{email}"),
+    ("DELETE", "/api/v1/servers/{server}/users/{email}"),
+    ("POST", "/api/v1/servers/{server}/users"),
 ];
+
+/// A request path for a route template.
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "1")
+        .replace("{step}", "start")
+        .replace("{server}", "bbb")
+        .replace("{room}", "abc-def-ghi")
+        .replace("{email}", "bob@uni.example")
+}
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
@@ -171,6 +192,7 @@ fn error_shape(v: &Value, kind: &str) {
 async fn every_route_but_health_and_ready_needs_a_token() {
     let w = world().await;
     for (method, path) in PROTECTED {
+        let path = &concrete(path);
         let (status, body, headers) = w.call(method, path, None, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
         error_shape(&body, "unauthorized");
@@ -229,8 +251,9 @@ async fn every_route_but_health_and_ready_needs_a_token() {
                 s.iter()
                     .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
             });
-            let concrete = path.replace("{id}", "1").replace("{step}", "start");
-            let (status, _, _) = w.call(&method.to_uppercase(), &concrete, None, None).await;
+            let (status, _, _) = w
+                .call(&method.to_uppercase(), &concrete(path), None, None)
+                .await;
             if open {
                 assert_eq!(status, StatusCode::OK, "{method} {path} is open");
             } else {
@@ -241,15 +264,7 @@ async fn every_route_but_health_and_ready_needs_a_token() {
     }
     let mut listed: Vec<(String, String)> = PROTECTED
         .iter()
-        .map(|(m, p)| {
-            let p = p
-                .replace("/servers/bbb", "/servers/{id}")
-                .replace("/meetings/m/status/start", "/meetings/{id}/status/{step}")
-                .replace("/meetings/m", "/meetings/{id}")
-                .replace("/commands/1", "/commands/{id}")
-                .replace("/mails/1", "/mails/{id}");
-            (m.to_string(), p)
-        })
+        .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     listed.sort();
     documented.sort();
@@ -726,4 +741,175 @@ async fn the_original_readme_examples_work_with_a_token() {
     let (status, body, _) = w.call("GET", "/api/v1/meetings/id_to_use", t, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["meetingName"], "test Meeting via Api");
+}
+
+/// Greenlight rooms and users as resources, against a real Greenlight v3 database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_and_users_of_a_greenlight() {
+    let w = world().await;
+    let cluster = schedulight::testkit::pg::PgCluster::shared().expect("throwaway PostgreSQL");
+    let url = cluster.fresh_database().await.expect("fresh database");
+    let db = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::raw_sql(include_str!("fixtures/greenlight/v3-schema.sql"))
+        .execute(&db)
+        .await
+        .unwrap();
+    let admin = w.token("admin", &Scope::ALL).await;
+    let t = Some(admin.as_str());
+    let mut server = w.server_body();
+    server["id"] = json!("bbb");
+    server["greenlight"] =
+        json!({"database_url": url, "link_base": "https://gl.uni.example/rooms", "bcrypt_cost": 4});
+    let (status, body, _) = w.call("POST", "/api/v1/servers", t, Some(server)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        !body.to_string().contains("postgres://"),
+        "no database URL returned"
+    );
+
+    for (email, name) in [("ada@uni.example", "Ada"), ("bob@uni.example", "Bob")] {
+        let (status, body, _) = w
+            .call(
+                "POST",
+                "/api/v1/servers/bbb/users",
+                t,
+                Some(json!({"email": email, "fullName": name, "pwd": "a-Long-passw0rd"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/servers/bbb/users",
+            t,
+            Some(json!({"email": "ada@uni.example", "fullName": "Ada again"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a second Ada: {body}"
+    );
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/servers/bbb/users",
+            t,
+            Some(json!({"email": "not-an-address", "fullName": "X"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "email");
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/servers/bbb/users",
+            t,
+            Some(json!({"email": "x@uni.example", "fullName": "X", "admin": true})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown key: {body}"
+    );
+
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/servers/bbb/rooms",
+            t,
+            Some(
+                json!({"name": "Ada's lab", "owner": "ada@uni.example", "roomUID": "ada-lab-one"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/servers/bbb/rooms/ada-lab-one/shares",
+            t,
+            Some(json!({"bob@uni.example": "Bob"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) = w
+        .call(
+            "GET",
+            "/api/v1/servers/bbb/rooms?by=owner&value=ada@uni.example",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rooms = body["data"]["rooms"].as_array().unwrap();
+    assert_eq!(rooms.len(), 1, "{body}");
+    assert_eq!(rooms[0]["shared_with"], json!(["bob@uni.example"]));
+    let (status, body, _) = w
+        .call(
+            "PUT",
+            "/api/v1/servers/bbb/rooms/ada-lab-one",
+            t,
+            Some(json!({"roomUID": "ada-lab-two", "name": "Ada's new lab", "options": {"record": "true"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let name: String =
+        sqlx::query_scalar("SELECT name FROM rooms WHERE friendly_id = 'ada-lab-two'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(name, "Ada's new lab");
+    let (status, body, _) = w
+        .call(
+            "DELETE",
+            "/api/v1/servers/bbb/rooms/ada-lab-two/shares/bob@uni.example",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) = w
+        .call("GET", "/api/v1/servers/bbb/users/ada@uni.example", t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["rooms"], json!(["ada-lab-two"]));
+    assert!(!body.to_string().contains("a-Long-passw0rd"));
+    // Ada owns a room: deleting her is refused unless told what happens to it.
+    let (status, _, _) = w
+        .call(
+            "DELETE",
+            "/api/v1/servers/bbb/users/ada@uni.example",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body, _) = w
+        .call(
+            "DELETE",
+            "/api/v1/servers/bbb/users/ada@uni.example?rooms=transfer&to=bob@uni.example",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) = w
+        .call("DELETE", "/api/v1/servers/bbb/rooms/ada-lab-two", t, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Scopes: rooms:write does not make users.
+    let rooms_only = w.token("rooms", &[Scope::RoomsWrite]).await;
+    let (status, _, _) = w
+        .call(
+            "POST",
+            "/api/v1/servers/bbb/users",
+            Some(&rooms_only),
+            Some(json!({"email": "c@uni.example", "fullName": "C"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -7,6 +7,7 @@
 
 mod auth;
 mod error;
+mod greenlight;
 mod routes;
 
 pub use auth::{TOKEN_PREFIX, hash_token, new_token};

@@ -5,6 +5,7 @@
 use super::ApiState;
 use super::auth::Authed;
 use super::error::ApiError;
+use super::greenlight as gl;
 use crate::config::{ConfigErrors, parse_seed_file};
 use crate::domain::operation::MailFilter;
 use crate::domain::{MeetingId, Operation, Outcome, Scope, ServerId};
@@ -36,6 +37,12 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(get_command))
         .routes(routes!(list_mails, purge_mails))
         .routes(routes!(delete_mail))
+        .routes(routes!(gl::list_rooms, gl::create_room))
+        .routes(routes!(gl::change_room, gl::delete_room))
+        .routes(routes!(gl::share))
+        .routes(routes!(gl::unshare))
+        .routes(routes!(gl::show_user, gl::delete_user))
+        .routes(routes!(gl::create_user))
 }
 
 /// The OpenAPI 3.1 document of the API.
@@ -96,7 +103,7 @@ pub struct Envelope {
 }
 
 /// The original's success shape.
-fn ok(status: StatusCode, message: impl Into<String>, data: Value) -> Response {
+pub(super) fn ok(status: StatusCode, message: impl Into<String>, data: Value) -> Response {
     (
         status,
         Json(json!({ "message": message.into(), "data": data })),
