@@ -1,7 +1,8 @@
 //! Property-based fuzzing of the REST API from its own OpenAPI document: schemathesis (pinned
 //! in the test venv) generates requests for every operation — valid, edge and malformed — and
 //! the API must never answer with a 5xx. Time-capped to fit CI. The API runs in-process on a
-//! free port with a real SQLite store and the BBB simulator over HTTP.
+//! free port with a real SQLite store, the BBB simulator over HTTP and a Greenlight v3 database
+//! in a throwaway PostgreSQL.
 
 mod common;
 
@@ -34,15 +35,30 @@ async fn no_request_makes_the_api_fail_with_a_server_error() {
         Arc::new(SystemClock),
         ServiceSettings::default(),
     );
-    // Something to find: a server on the simulator and a meeting.
+    // Something to find: a server on the simulator with a Greenlight v3 database, a meeting.
+    let cluster = schedulight::testkit::pg::PgCluster::shared().expect("throwaway PostgreSQL");
+    let gl_url = cluster.fresh_database().await.expect("fresh database");
+    let db = sqlx::PgPool::connect(&gl_url).await.unwrap();
+    sqlx::raw_sql(include_str!("fixtures/greenlight/v3-schema.sql"))
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
     let admin = Actor::admin("fuzz");
-    let server = common::server_spec(
+    let mut server = common::server_spec(
         "bbb",
         &sim,
         &secret,
         schedulight::domain::ChecksumAlgorithm::Sha256,
         2000,
     );
+    server.greenlight = Some(schedulight::greenlight::GreenlightSettings {
+        version: None,
+        database_url: schedulight::domain::Secret::new(gl_url),
+        provider: None,
+        link_base: "https://gl.uni.example/rooms".into(),
+        bcrypt_cost: Some(4),
+    });
     service
         .execute(
             &admin,
