@@ -21,7 +21,7 @@ struct World {
     service: Service,
     secret: String,
     sim_url: String,
-    _sim: schedulight::bbb::sim::SimHandle,
+    sim: schedulight::bbb::sim::SimHandle,
     _dir: tempfile::TempDir,
 }
 
@@ -60,6 +60,9 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/servers/{server}/users/{email}"),
     ("DELETE", "/api/v1/servers/{server}/users/{email}"),
     ("POST", "/api/v1/servers/{server}/users"),
+    ("GET", "/api/v1/servers/{server}/recordings"),
+    ("PUT", "/api/v1/servers/{server}/recordings"),
+    ("DELETE", "/api/v1/servers/{server}/recordings/{record}"),
 ];
 
 /// A request path for a route template.
@@ -69,6 +72,7 @@ fn concrete(path: &str) -> String {
         .replace("{server}", "bbb")
         .replace("{room}", "abc-def-ghi")
         .replace("{email}", "bob@uni.example")
+        .replace("{record}", "abc-1")
 }
 
 async fn world() -> World {
@@ -100,7 +104,7 @@ async fn world() -> World {
         service,
         secret,
         sim_url: sim.base_url().to_string(),
-        _sim: sim,
+        sim,
         _dir: dir,
     }
 }
@@ -912,4 +916,103 @@ async fn rooms_and_users_of_a_greenlight() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// Recordings on a server: list (by scheduled meeting), unpublish, publish, delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_of_a_server() {
+    let w = world().await;
+    let admin = w.token("admin", &Scope::ALL).await;
+    let t = Some(admin.as_str());
+    let mut server = w.server_body();
+    server["id"] = json!("bbb");
+    w.call("POST", "/api/v1/servers", t, Some(server)).await;
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/meetings",
+            t,
+            Some(
+                json!({"id": "seminar", "server": "bbb", "meetingName": "Seminar", "record": true}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let root = Actor::admin("test");
+    let links = match w
+        .service
+        .execute(
+            &root,
+            Operation::StartMeetingNow {
+                id: "seminar".parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap()
+    {
+        Outcome::Started { links, .. } => links,
+        other => panic!("{other:?}"),
+    };
+    assert!(common::open_link(&links.moderator).await.status < 400);
+    w.service
+        .execute(
+            &root,
+            Operation::EndMeeting {
+                id: "seminar".parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let record = w.sim.simulator.recordings()[0].record_id.clone();
+
+    let (status, body, _) = w
+        .call(
+            "GET",
+            "/api/v1/servers/bbb/recordings?meeting=seminar",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.to_string().contains(&record), "{body}");
+    let (status, body, _) = w
+        .call(
+            "PUT",
+            "/api/v1/servers/bbb/recordings",
+            t,
+            Some(json!({"records": [record.clone()], "published": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!w.sim.simulator.recordings()[0].published);
+    let (status, body, _) = w
+        .call(
+            "PUT",
+            "/api/v1/servers/bbb/recordings",
+            t,
+            Some(json!({"records": [], "published": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "records");
+    let reader = w.token("reader", &[Scope::Read]).await;
+    let (status, _, _) = w
+        .call(
+            "DELETE",
+            &format!("/api/v1/servers/bbb/recordings/{record}"),
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "recordings:write needed");
+    let (status, body, _) = w
+        .call(
+            "DELETE",
+            &format!("/api/v1/servers/bbb/recordings/{record}"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(w.sim.simulator.recordings()[0].state, "deleted");
 }

@@ -410,3 +410,102 @@ pub(super) async fn delete_user(
     };
     items(run(&st, &actor, op).await?, false)
 }
+
+// ---------------------------------------------------------------- recordings
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RecordingQuery {
+    /// Recordings of one scheduled meeting (its id here).
+    #[serde(default)]
+    meeting: Option<String>,
+    /// Recordings of one BBB meetingID.
+    #[serde(default)]
+    bbb_meeting: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/servers/{server}/recordings", tag = "recordings", security(("token" = [])), params(("server" = String, Path, example = "bbb"), RecordingQuery), responses((status = 200, description = "recordings", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+pub(super) async fn list_recordings(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(server): Path<String>,
+    Query(q): Query<RecordingQuery>,
+) -> Result<Response, ApiError> {
+    use crate::domain::operation::RecordingScope;
+    let scope = match (q.meeting.as_deref(), q.bbb_meeting.as_deref()) {
+        (Some(m), None) => Some(RecordingScope::Meeting(parse("meeting", m)?)),
+        (None, Some(b)) => Some(RecordingScope::BbbMeeting(parse("bbb_meeting", b)?)),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                Some("meeting".into()),
+                "give meeting or bbb_meeting, not both",
+            ));
+        }
+    };
+    let outcome = run(
+        &st,
+        &actor,
+        Operation::ListRecordings {
+            server: server_of(&server)?,
+            scope,
+        },
+    )
+    .await?;
+    Ok(ok(StatusCode::OK, "found recordings", json!(outcome)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RecordingChange {
+    /// Record ids.
+    records: Vec<String>,
+    /// true publishes, false unpublishes.
+    published: bool,
+}
+
+#[utoipa::path(put, path = "/api/v1/servers/{server}/recordings", tag = "recordings", security(("token" = [])), params(("server" = String, Path, example = "bbb")), request_body = RecordingChange, responses((status = 200, description = "changed", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+pub(super) async fn publish_recordings(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(server): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let b: RecordingChange = body(&bytes)?;
+    let records = record_ids(&b.records)?;
+    let server = server_of(&server)?;
+    let op = if b.published {
+        Operation::PublishRecordings { server, records }
+    } else {
+        Operation::UnpublishRecordings { server, records }
+    };
+    let outcome = run(&st, &actor, op).await?;
+    Ok(ok(StatusCode::OK, "changed recordings", json!(outcome)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/servers/{server}/recordings/{record}", tag = "recordings", security(("token" = [])), params(("server" = String, Path, example = "bbb"), ("record" = String, Path, description = "A record id")), responses((status = 200, description = "deleted on BBB (cannot be restored)", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+pub(super) async fn delete_recording(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path((server, record)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let op = Operation::DeleteRecordings {
+        server: server_of(&server)?,
+        records: record_ids(&[record])?,
+    };
+    let outcome = run(&st, &actor, op).await?;
+    Ok(ok(StatusCode::OK, "deleted recordings", json!(outcome)))
+}
+
+fn record_ids(ids: &[String]) -> Result<Vec<crate::domain::RecordId>, ApiError> {
+    if ids.is_empty() {
+        return Err(ApiError::invalid(
+            Some("records".into()),
+            "name at least one record",
+        ));
+    }
+    ids.iter()
+        .enumerate()
+        .map(|(i, r)| parse(&format!("records[{i}]"), r))
+        .collect()
+}

@@ -43,6 +43,8 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(gl::unshare))
         .routes(routes!(gl::show_user, gl::delete_user))
         .routes(routes!(gl::create_user))
+        .routes(routes!(gl::list_recordings, gl::publish_recordings))
+        .routes(routes!(gl::delete_recording))
 }
 
 /// The OpenAPI 3.1 document of the API.
