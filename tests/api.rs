@@ -63,6 +63,9 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/servers/{server}/recordings"),
     ("PUT", "/api/v1/servers/{server}/recordings"),
     ("DELETE", "/api/v1/servers/{server}/recordings/{record}"),
+    ("GET", "/api/v1/tokens"),
+    ("POST", "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/{name}"),
 ];
 
 /// A request path for a route template.
@@ -73,6 +76,7 @@ fn concrete(path: &str) -> String {
         .replace("{room}", "abc-def-ghi")
         .replace("{email}", "bob@uni.example")
         .replace("{record}", "abc-1")
+        .replace("{name}", "ci")
 }
 
 async fn world() -> World {
@@ -1015,4 +1019,60 @@ async fn recordings_of_a_server() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(w.sim.simulator.recordings()[0].state, "deleted");
+}
+
+/// Tokens over the API: only with tokens:admin; the new token is shown once and works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_over_the_api() {
+    let w = world().await;
+    let boss = w.token("boss", &[Scope::TokensAdmin]).await;
+    let t = Some(boss.as_str());
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            t,
+            Some(json!({"name": "ci", "scopes": ["read"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["data"]["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        w.call("GET", "/api/v1/servers", Some(&token), None).await.0,
+        StatusCode::OK
+    );
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            t,
+            Some(json!({"name": "ci", "scopes": ["read"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            t,
+            Some(json!({"name": "x", "scopes": ["read", "root"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "scopes[1]");
+    let (status, body, _) = w.call("GET", "/api/v1/tokens", t, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.to_string().contains(&token[3..]), "never listed");
+    assert_eq!(
+        w.call("GET", "/api/v1/tokens", Some(&token), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        w.call("DELETE", "/api/v1/tokens/ci", t, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        w.call("GET", "/api/v1/servers", Some(&token), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -509,3 +509,68 @@ fn record_ids(ids: &[String]) -> Result<Vec<crate::domain::RecordId>, ApiError> 
         .map(|(i, r)| parse(&format!("records[{i}]"), r))
         .collect()
 }
+
+// ---------------------------------------------------------------- tokens
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewToken {
+    /// 1 to 64 letters, digits, '-', '_' or '.'; unique among live tokens.
+    name: String,
+    /// read, servers:write, meetings:write, commands:write, rooms:write, users:write,
+    /// recordings:write, mails:admin, tokens:admin
+    scopes: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("token" = [])), responses((status = 200, description = "tokens with scopes and last use (never the tokens)", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub(super) async fn list_tokens(
+    State(st): State<ApiState>,
+    actor: Authed,
+) -> Result<Response, ApiError> {
+    let outcome = run(&st, &actor, Operation::ListTokens).await?;
+    let tokens = match outcome {
+        Outcome::Tokens { tokens } => json!(tokens),
+        other => json!(other),
+    };
+    Ok(ok(StatusCode::OK, "found tokens", tokens))
+}
+
+/// The new token is in the answer, once; only its hash is kept.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", security(("token" = [])), request_body = NewToken, responses((status = 201, description = "made; data.token is shown only now", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+pub(super) async fn create_token(
+    State(st): State<ApiState>,
+    actor: Authed,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let b: NewToken = body(&bytes)?;
+    let scopes = b
+        .scopes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            crate::domain::Scope::parse(s).ok_or_else(|| {
+                ApiError::invalid(Some(format!("scopes[{i}]")), format!("unknown scope {s:?}"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcome = run(
+        &st,
+        &actor,
+        Operation::CreateToken {
+            name: b.name,
+            scopes,
+        },
+    )
+    .await?;
+    Ok(ok(StatusCode::CREATED, "token made", json!(outcome)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tokens/{name}", tag = "tokens", security(("token" = [])), params(("name" = String, Path, example = "ci-deploy")), responses((status = 204, description = "revoked"), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub(super) async fn revoke_token(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    run(&st, &actor, Operation::RevokeToken { name }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

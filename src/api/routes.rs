@@ -45,6 +45,8 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(gl::create_user))
         .routes(routes!(gl::list_recordings, gl::publish_recordings))
         .routes(routes!(gl::delete_recording))
+        .routes(routes!(gl::list_tokens, gl::create_token))
+        .routes(routes!(gl::revoke_token))
 }
 
 /// The OpenAPI 3.1 document of the API.
