@@ -2,36 +2,16 @@
 //! `schedulight run` serving /api/v1 on `api.listen`, called like the original README's curl
 //! examples (with a token header added).
 
+mod common;
+
+use common::Daemon;
 use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_schedulight");
-
-fn command(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SCHEDULIGHT_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("RUST_LOG", "info").current_dir(dir);
-    cmd
-}
-
 fn cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = command(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run schedulight");
-    let (o, e) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(!e.contains("panicked"), "{e}");
-    (out.status.success(), o, e)
+    common::schedulight_run(dir, args)
 }
 
 /// Log lines without terminal colour codes.
@@ -50,15 +30,6 @@ fn strip_ansi(s: &str) -> String {
         }
     }
     out
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +66,7 @@ async fn tokens_from_the_cli_open_the_daemons_api() {
 
     let log = d.join("run.err");
     let _daemon = Daemon(
-        command(d)
+        common::schedulight(d)
             .arg("run")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

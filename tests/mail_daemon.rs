@@ -4,50 +4,21 @@
 //! real SMTP server (aiosmtpd); `schedulight mail list --state sent` shows the SMTP replies.
 //! The SMTP password never shows in the daemon's log.
 
+mod common;
+
+use common::Daemon;
 use schedulight::testkit::smtp::{SinkOptions, SinkTls, SmtpSink};
 use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_schedulight");
 const SMTP_PASSWORD: &str = "smtp-pass-Xq7";
 
-fn command(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SCHEDULIGHT_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("RUST_LOG", "info").current_dir(dir);
-    cmd
-}
-
 fn cli(dir: &Path, args: &[&str]) -> String {
-    let out = command(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run schedulight");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(
-        out.status.success() && !stderr.contains("panicked"),
-        "{args:?} failed:\n{stdout}\n{stderr}"
-    );
+    let (ok, stdout, stderr) = common::schedulight_run(dir, args);
+    assert!(ok, "{args:?} failed:\n{stdout}\n{stderr}");
     stdout
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -90,7 +61,7 @@ fn the_daemon_mails_owner_and_invitees_over_starttls() {
 
     let log = d.join("run.err");
     let _daemon = Daemon(
-        command(d)
+        common::schedulight(d)
             .arg("run")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

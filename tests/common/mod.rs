@@ -133,3 +133,41 @@ pub async fn fetch(url: &str) -> (u16, String) {
     let status = resp.status().as_u16();
     (status, resp.text().await.unwrap_or_default())
 }
+
+/// The `schedulight` binary with no `SCHEDULIGHT_*` settings leaking in from the environment,
+/// logging at info, in `dir`.
+pub fn schedulight(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_schedulight"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SCHEDULIGHT_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("RUST_LOG", "info").current_dir(dir);
+    cmd
+}
+
+/// A one-shot command: (succeeded, stdout, stderr); it must not panic.
+pub fn schedulight_run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = schedulight(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run schedulight");
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(!e.contains("panicked"), "{args:?}:\n{e}");
+    (out.status.success(), o, e)
+}
+
+/// A child process killed and reaped when the test ends, however it ends.
+pub struct Daemon(pub std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
