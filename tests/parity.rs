@@ -1,5 +1,5 @@
-//! Front-end parity: the same request, given through chat, the command line and the original
-//! tool's YAML files (and, once it exists, the REST API), must mean the same thing.
+//! Front-end parity: the same request, given through chat, the command line, the original
+//! tool's YAML files and the REST API, must mean the same thing.
 //!
 //! One table of requests; each row says how every front end expresses it, or that it cannot
 //! (and why). Chat and YAML hand back an `Operation`, compared field by field. The CLI builds
@@ -73,16 +73,28 @@ enum Yaml {
     Cannot(&'static str),
 }
 
-/// The REST API's slot. It does not exist yet; when it does, a variant with method, path and
-/// body goes here, and its `Operation` joins the comparison in `check_case`.
+/// The REST API: a call compared by effect (the state it leaves, and for queries the outcome
+/// it returns), like the CLI.
 enum Rest {
-    NotBuiltYet,
+    /// The case's YAML entry as the body of the original's endpoint: a `meetings:` entry is
+    /// POSTed to /api/v1/meetings (with its key as `id`), a `commands:` entry to
+    /// /api/v1/commands — the original's API takes exactly its files' objects.
+    FromYaml,
+    Call {
+        method: &'static str,
+        path: &'static str,
+        body: Option<&'static str>,
+        /// The answer's `data` is the outcome, compared with the reference's.
+        outcome: bool,
+    },
+    Cannot(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Front {
     Yaml,
     Cli,
+    Rest,
 }
 
 /// A difference a front end really has against the reference (chat, or YAML when chat cannot
@@ -145,6 +157,9 @@ const NO_OWNER_FLAG: &str = "`meetings schedule` has no --owner; the chat reques
      they schedule";
 const NO_QUERIES_IN_YAML: &str =
     "the original's files define servers, meetings and Greenlight commands; they ask nothing";
+const NO_LIVE_VERBS_IN_API: &str = "the original's API schedules meetings; starting or ending \
+     one now is for the command line and chat";
+const NO_RUNNING_IN_API: &str = "the original's API lists scheduled meetings; what runs on BBB is for the command line and chat";
 const NO_MEETING_VERBS_IN_YAML: &str = "the original's files only define meetings; nothing in them \
      cancels, pauses, starts or ends one";
 
@@ -176,7 +191,7 @@ fn cases() -> Vec<Case> {
     recurrence: FREQ=WEEKLY;BYDAY=MO;UNTIL=20310630
 ",
             ),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::FromYaml,
             before: ROOMS,
             known: &[],
         },
@@ -214,7 +229,7 @@ fn cases() -> Vec<Case> {
     endAfterMinutes: 90
 ",
             ),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::FromYaml,
             before: ROOMS,
             known: &[
                 Known {
@@ -255,7 +270,7 @@ fn cases() -> Vec<Case> {
         carol@uni.example:
 ",
             ),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::FromYaml,
             before: ROOMS,
             known: &[],
         },
@@ -273,7 +288,7 @@ fn cases() -> Vec<Case> {
         bob@uni.example: {}
 ",
             ),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::FromYaml,
             before: SHARED,
             known: &[],
         },
@@ -291,7 +306,7 @@ fn cases() -> Vec<Case> {
         email: ada@uni.example
 ",
             ),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::FromYaml,
             before: USERS,
             known: &[],
         },
@@ -309,7 +324,7 @@ fn cases() -> Vec<Case> {
         roomUID: lin-alg-002
 ",
             ),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::FromYaml,
             before: ROOMS,
             known: &[],
         },
@@ -318,7 +333,12 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("rename room lin-alg-001 to “Linear Algebra II”"),
             cli: CliArgs::Argv(&["rooms", "set", "lin-alg-001", "--name", "Linear Algebra II"]),
             yaml: Yaml::Cannot("the original's rename_room changes only a room's id"),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Call {
+                method: "PUT",
+                path: "/api/v1/servers/bbb/rooms/lin-alg-001",
+                body: Some(r#"{"name": "Linear Algebra II"}"#),
+                outcome: false,
+            },
             before: ROOMS,
             known: &[],
         },
@@ -335,7 +355,7 @@ fn cases() -> Vec<Case> {
       lin-alg-001: {}
 ",
             ),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::FromYaml,
             before: ROOMS,
             known: &[],
         },
@@ -344,7 +364,12 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("delete room lin-alg-001 with recordings"),
             cli: CliArgs::Argv(&["rooms", "delete", "lin-alg-001", "--with-recordings"]),
             yaml: Yaml::Cannot("the original's delete_room has no settings"),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Call {
+                method: "DELETE",
+                path: "/api/v1/servers/bbb/rooms/lin-alg-001?with_recordings=true",
+                body: None,
+                outcome: false,
+            },
             before: ROOMS,
             known: &[],
         },
@@ -368,7 +393,7 @@ fn cases() -> Vec<Case> {
         fullName: Bob Builder
 ",
             ),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::FromYaml,
             before: ADA,
             known: &[],
         },
@@ -377,7 +402,12 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("delete user bob@uni.example"),
             cli: CliArgs::Argv(&["users", "delete", "bob@uni.example"]),
             yaml: Yaml::Cannot("the original's delete_user always deletes the user's rooms too"),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Call {
+                method: "DELETE",
+                path: "/api/v1/servers/bbb/users/bob@uni.example",
+                body: None,
+                outcome: false,
+            },
             before: USERS,
             known: &[],
         },
@@ -394,7 +424,7 @@ fn cases() -> Vec<Case> {
       ada@uni.example: {}
 ",
             ),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::FromYaml,
             before: ROOMS,
             known: &[],
         },
@@ -403,7 +433,12 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("show links for ada@uni.example"),
             cli: CliArgs::Argv(&["rooms", "links", "--by", "owner", ACTOR]),
             yaml: Yaml::Cannot(NO_QUERIES_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Call {
+                method: "GET",
+                path: "/api/v1/servers/bbb/rooms?by=owner&value=ada@uni.example",
+                body: None,
+                outcome: true,
+            },
             before: SHARED,
             known: &[],
         },
@@ -412,7 +447,12 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("show links"),
             cli: CliArgs::Argv(&["rooms", "links", "--by", "owner", ACTOR]),
             yaml: Yaml::Cannot(NO_QUERIES_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Call {
+                method: "GET",
+                path: "/api/v1/servers/bbb/rooms?by=owner&value=ada@uni.example",
+                body: None,
+                outcome: true,
+            },
             before: SHARED,
             known: &[],
         },
@@ -421,7 +461,12 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("cancel seminar-2031-03-10-1100"),
             cli: CliArgs::Argv(&["meetings", "cancel", SEMINAR_ID]),
             yaml: Yaml::Cannot(NO_MEETING_VERBS_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Call {
+                method: "DELETE",
+                path: "/api/v1/meetings/seminar-2031-03-10-1100",
+                body: None,
+                outcome: false,
+            },
             before: MEETING,
             known: &[],
         },
@@ -430,7 +475,12 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("disable seminar-2031-03-10-1100"),
             cli: CliArgs::Argv(&["meetings", "disable", SEMINAR_ID]),
             yaml: Yaml::Cannot(NO_MEETING_VERBS_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Call {
+                method: "PUT",
+                path: "/api/v1/meetings/seminar-2031-03-10-1100/status/meeting",
+                body: Some(r#"{"status_code": 900, "status_message": "paused"}"#),
+                outcome: false,
+            },
             before: MEETING,
             known: &[],
         },
@@ -439,7 +489,12 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("enable meeting seminar-2031-03-10-1100"),
             cli: CliArgs::Argv(&["meetings", "enable", SEMINAR_ID]),
             yaml: Yaml::Cannot(NO_MEETING_VERBS_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Call {
+                method: "PUT",
+                path: "/api/v1/meetings/seminar-2031-03-10-1100/status/meeting",
+                body: Some(r#"{"status_code": 200, "status_message": "again"}"#),
+                outcome: false,
+            },
             before: DISABLED,
             known: &[],
         },
@@ -448,7 +503,12 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("status seminar-2031-03-10-1100"),
             cli: CliArgs::Argv(&["meetings", "status", SEMINAR_ID]),
             yaml: Yaml::Cannot(NO_QUERIES_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Call {
+                method: "GET",
+                path: "/api/v1/meetings/seminar-2031-03-10-1100/status",
+                body: None,
+                outcome: false,
+            },
             before: MEETING,
             known: &[],
         },
@@ -457,7 +517,7 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("start seminar-2031-03-10-1100 now"),
             cli: CliArgs::Argv(&["meetings", "start", SEMINAR_ID]),
             yaml: Yaml::Cannot(NO_MEETING_VERBS_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Cannot(NO_LIVE_VERBS_IN_API),
             before: MEETING,
             known: &[],
         },
@@ -466,7 +526,7 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("end seminar-2031-03-10-1100"),
             cli: CliArgs::Argv(&["meetings", "end", SEMINAR_ID]),
             yaml: Yaml::Cannot(NO_MEETING_VERBS_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Cannot(NO_LIVE_VERBS_IN_API),
             before: RUNNING,
             known: &[],
         },
@@ -475,7 +535,7 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("show meetings"),
             cli: CliArgs::Argv(&["meetings", "running", "--all"]),
             yaml: Yaml::Cannot(NO_QUERIES_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Cannot(NO_RUNNING_IN_API),
             before: RUNNING,
             known: &[],
         },
@@ -484,7 +544,7 @@ fn cases() -> Vec<Case> {
             chat: Chat::Says("show meetings on bbb"),
             cli: CliArgs::Argv(&["meetings", "running", "--server", SERVER]),
             yaml: Yaml::Cannot(NO_QUERIES_IN_YAML),
-            rest: Rest::NotBuiltYet,
+            rest: Rest::Cannot(NO_RUNNING_IN_API),
             before: RUNNING,
             known: &[],
         },
@@ -530,8 +590,10 @@ fn coverage(case: &Case) -> String {
         Yaml::Seed(_) => "yes".to_string(),
         Yaml::Cannot(why) => format!("no ({why})"),
     };
-    let rest = match case.rest {
-        Rest::NotBuiltYet => "not built yet",
+    let rest = match &case.rest {
+        Rest::FromYaml => "yes (by effect; the YAML entry as the body)".to_string(),
+        Rest::Call { .. } => "yes (by effect)".to_string(),
+        Rest::Cannot(why) => format!("no ({why})"),
     };
     format!(
         "{}: chat {chat}; CLI {cli}; YAML {yaml}; REST {rest}",
@@ -554,11 +616,27 @@ async fn check_case(cluster: &PgCluster, case: &Case) -> Result<(), String> {
         CliArgs::Argv(argv) => Some(cli_parses(argv)?),
         CliArgs::Cannot(_) => None,
     };
-    match case.rest {
-        // Not built: nothing to compare, and nothing pretended.
-        Rest::NotBuiltYet => {}
-    }
-    let says = [chat.is_some(), yaml.is_some(), argv.is_some()];
+    let rest = match &case.rest {
+        Rest::FromYaml => Some(rest_from_yaml(case)?),
+        Rest::Call {
+            method,
+            path,
+            body,
+            outcome,
+        } => Some(RestCall {
+            method,
+            path: path.to_string(),
+            body: body.map(|b| serde_json::from_str(b).expect("the table's bodies are JSON")),
+            outcome: *outcome,
+        }),
+        Rest::Cannot(_) => None,
+    };
+    let says = [
+        chat.is_some(),
+        yaml.is_some(),
+        argv.is_some(),
+        rest.is_some(),
+    ];
     if says.iter().filter(|s| **s).count() < 2 {
         return Err("fewer than two front ends can say this: nothing to compare".into());
     }
@@ -577,6 +655,11 @@ async fn check_case(cluster: &PgCluster, case: &Case) -> Result<(), String> {
         let (ours, theirs) = cli_effects(cluster, case, argv, &reference).await?;
         let found = differences(&ours, &theirs);
         problems.extend(unexplained(case, Front::Cli, &found, &ours, &theirs));
+    }
+    if let Some(call) = rest {
+        let (ours, theirs) = rest_effects(cluster, case, &call, &reference).await?;
+        let found = differences(&ours, &theirs);
+        problems.extend(unexplained(case, Front::Rest, &found, &ours, &theirs));
     }
     if problems.is_empty() {
         Ok(())
@@ -751,6 +834,113 @@ async fn cli_effects(
     Ok((normalise(&ours, mine).await, normalise(&theirs, cli).await))
 }
 
+/// One REST request of the table.
+struct RestCall {
+    method: &'static str,
+    path: String,
+    body: Option<Value>,
+    outcome: bool,
+}
+
+/// The YAML entry as the original API's body: meetings to /api/v1/meetings, commands to
+/// /api/v1/commands.
+fn rest_from_yaml(case: &Case) -> Result<RestCall, String> {
+    let Yaml::Seed(text) = case.yaml else {
+        return Err("Rest::FromYaml needs the case's YAML".into());
+    };
+    let doc: Value = serde_saphyr::from_str(text).map_err(|e| format!("the YAML as JSON: {e}"))?;
+    let (section, path) = if doc.get("meetings").is_some() {
+        ("meetings", "/api/v1/meetings")
+    } else {
+        ("commands", "/api/v1/commands")
+    };
+    let entries = doc[section].as_object().ok_or("an empty section")?;
+    let [(key, entry)] = entries.iter().collect::<Vec<_>>()[..] else {
+        return Err("Rest::FromYaml takes a file with one entry".into());
+    };
+    let mut body = entry.clone();
+    if section == "meetings" {
+        body["id"] = Value::String(key.clone());
+    }
+    Ok(RestCall {
+        method: "POST",
+        path: path.to_string(),
+        body: Some(body),
+        outcome: false,
+    })
+}
+
+/// The API's answer and state against the reference's (executed as the API's actor), both
+/// normalised.
+async fn rest_effects(
+    cluster: &PgCluster,
+    case: &Case,
+    call: &RestCall,
+    reference: &Operation,
+) -> Result<(Value, Value), String> {
+    const ACTOR: &str = "api:parity";
+    let (ours, theirs) = tokio::join!(world(cluster, case.before), world(cluster, case.before));
+    let (ours, theirs) = (ours?, theirs?);
+    let expected = execute_as(&ours.app, reference.clone(), ACTOR).await;
+    if expected.get("error").is_some() {
+        return Err(format!(
+            "the request fails in the reference world: {expected}"
+        ));
+    }
+    // A token straight in the store (no audit entry of its own), named as the actor.
+    let token = schedulight::api::new_token();
+    theirs
+        .app
+        .store
+        .create_token(
+            "parity",
+            &schedulight::api::hash_token(&token),
+            &Scope::ALL,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let api = schedulight::api::router(schedulight::api::ApiState {
+        service: theirs.app.service.clone(),
+        metrics_public: true,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, api).await });
+    let mut request = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(call.method.as_bytes()).map_err(|e| e.to_string())?,
+            format!("{base}{}", call.path),
+        )
+        .bearer_auth(&token);
+    if let Some(body) = &call.body {
+        request = request.json(body);
+    }
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    server.abort();
+    if !status.is_success() {
+        return Err(format!(
+            "{} {} answered {status}: {text}",
+            call.method, call.path
+        ));
+    }
+    let mut mine = json!({"after": snapshot(&ours).await});
+    let mut api = json!({"after": snapshot(&theirs).await});
+    if call.outcome {
+        let answer: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        mine["outcome"] = expected;
+        api["outcome"] = answer["data"].clone();
+    }
+    Ok((normalise(&ours, mine).await, normalise(&theirs, api).await))
+}
+
 /// `argv` with `YAML_FILE` replaced by the path of the case's YAML, written into `dir`.
 fn with_yaml_file(case: &Case, dir: &Path, argv: &[&str]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -855,7 +1045,11 @@ fn setup_ops(pre: Pre) -> Vec<Operation> {
 
 /// The result as the CLI prints it with `--json`: the outcome, or the error.
 async fn execute(app: &App, op: Operation) -> Value {
-    let admin = Actor::admin("cli:parity");
+    execute_as(app, op, "cli:parity").await
+}
+
+async fn execute_as(app: &App, op: Operation, actor: &str) -> Value {
+    let admin = Actor::admin(actor);
     match app.service.execute(&admin, op).await {
         Ok(outcome) => serde_json::to_value(outcome).expect("outcomes serialise"),
         Err(e) => serde_json::to_value(e).expect("errors serialise"),
