@@ -1076,3 +1076,29 @@ async fn tokens_over_the_api() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Found by the fuzzer: recording ids that name nothing were a 502 (BBB's notFound passed on as a
+/// server failure); they are the caller's mistake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_recordings_are_not_found() {
+    let w = world().await;
+    let admin = w.token("admin", &Scope::ALL).await;
+    let t = Some(admin.as_str());
+    let mut server = w.server_body();
+    server["id"] = json!("bbb");
+    w.call("POST", "/api/v1/servers", t, Some(server)).await;
+    let (status, body, _) = w
+        .call("DELETE", "/api/v1/servers/bbb/recordings/0", t, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    error_shape(&body, "not_found");
+    let (status, _, _) = w
+        .call(
+            "PUT",
+            "/api/v1/servers/bbb/recordings",
+            t,
+            Some(json!({"records": ["nothing-here"], "published": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -129,7 +129,7 @@ impl Service {
         self.connect(&server)
             .publish_recordings(records, publish)
             .await
-            .map_err(|e| bbb_error(server_id, e))?;
+            .map_err(|e| recording_error(server_id, records, e))?;
         let action = if publish { "published" } else { "unpublished" };
         Ok(Outcome::RecordingsChanged {
             server: server_id.clone(),
@@ -148,12 +148,28 @@ impl Service {
         self.connect(&server)
             .delete_recordings(records)
             .await
-            .map_err(|e| bbb_error(server_id, e))?;
+            .map_err(|e| recording_error(server_id, records, e))?;
         Ok(Outcome::RecordingsChanged {
             server: server_id.clone(),
             action: "deleted".into(),
             records: records.to_vec(),
         })
+    }
+}
+
+/// BBB's `notFound` for recordings means the ids name no recording there: the caller's
+/// mistake (404), not the server's failure.
+fn recording_error(server: &ServerId, records: &[RecordId], e: crate::bbb::BbbError) -> OpError {
+    match e {
+        crate::bbb::BbbError::NotFound { .. } => {
+            let ids: Vec<&str> = records.iter().map(|r| r.as_str()).collect();
+            OpError::not_found_hint(
+                "recording",
+                ids.join(", "),
+                format!("on server '{server}'; list them with GET …/recordings"),
+            )
+        }
+        other => bbb_error(server, other),
     }
 }
 
