@@ -417,6 +417,25 @@ async fn meetings_and_their_status() {
         .call("DELETE", "/api/v1/meetings/meeting_1/status", t, None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = w
+        .call(
+            "DELETE",
+            "/api/v1/meetings/meeting_1/status?resend=true",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body, _) = w
+        .call(
+            "DELETE",
+            "/api/v1/meetings/meeting_1/status?resend=perhaps",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "resend");
 
     // PUT changes it; the path's id wins and must agree with the body's.
     let mut moved = meeting.clone();

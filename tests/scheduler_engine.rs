@@ -9,8 +9,8 @@ use schedulight::clock::ManualClock;
 use schedulight::domain::meeting::seed_datetime;
 use schedulight::domain::operation::MailFilter;
 use schedulight::domain::{
-    Actor, Channel, MeetingPhase, MeetingSpec, NoticeKind, Operation, Owner, Recipient, Secret,
-    ServerSpec,
+    Actor, Channel, MeetingPhase, MeetingSpec, NoticeKind, Operation, Outcome, Owner, Recipient,
+    Secret, ServerSpec,
 };
 use schedulight::scheduler::engine::Engine;
 use schedulight::service::{Service, ServiceSettings};
@@ -1022,4 +1022,82 @@ async fn start_lag_is_measured() {
             .unwrap_or_else(|| panic!("no {le} bucket in:\n{text}"))
     };
     assert!(bucket("5") - bucket("2") >= 1, "{text}");
+}
+
+/// A reset re-runs the steps but does not mail twice; with `resend` the workflow mails go out
+/// again (change and cancellation mails are kept for the calendar's SEQUENCE).
+#[tokio::test]
+async fn reset_mails_again_only_when_asked() {
+    let w = world_with(
+        Arc::new(MemoryStore::new()),
+        "2026-12-01 08:00",
+        ServiceSettings {
+            send_emails: true,
+            ..ServiceSettings::default()
+        },
+    )
+    .await;
+    let mut m = lecture("2026-12-01 10:00");
+    m.owner = Some(Owner {
+        email: "ada@uni.example".parse().unwrap(),
+        full_name: "Ada".into(),
+        password: None,
+        uid: None,
+        social_uid: None,
+    });
+    w.service
+        .execute(
+            &admin(),
+            Operation::ScheduleMeeting {
+                meeting: Box::new(m),
+            },
+        )
+        .await
+        .unwrap();
+    w.step_at(at("2026-12-01 08:00")).await;
+    let owner_mails = async || {
+        w.store
+            .list_outbox(&OutboxFilter {
+                state: MailFilter::All,
+                channel: Some(Channel::Mail),
+                meeting: None,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.request.kind == NoticeKind::OwnerInfo)
+            .collect::<Vec<_>>()
+    };
+    let first = owner_mails().await;
+    assert_eq!(first.len(), 1, "the owner info mail is queued");
+    w.store
+        .mark_outbox_sent(first[0].id, at("2026-12-01 08:00"), Some("250 ok"))
+        .await
+        .unwrap();
+
+    let reset = |resend| Operation::ResetMeeting {
+        id: "lecture".parse().unwrap(),
+        step: None,
+        resend,
+    };
+    w.service.execute(&admin(), reset(false)).await.unwrap();
+    w.step_at(at("2026-12-01 08:01")).await;
+    let after = owner_mails().await;
+    assert_eq!(after.len(), 1, "a plain reset mails nobody twice");
+    assert_eq!(after[0].id, first[0].id);
+
+    match w.service.execute(&admin(), reset(true)).await.unwrap() {
+        Outcome::Done { message } => {
+            assert!(
+                message.contains("1 mail(s) will be sent again"),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    w.step_at(at("2026-12-01 08:02")).await;
+    let again = owner_mails().await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_ne!(again[0].id, first[0].id, "queued afresh");
+    assert_eq!(again[0].state, schedulight::store::OutboxState::Pending);
 }

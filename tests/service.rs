@@ -668,6 +668,7 @@ async fn status_and_phases(h: Harness) {
         .ok(Operation::ResetMeeting {
             id: mid("m"),
             step: None,
+            resend: false,
         })
         .await
     {
@@ -1185,6 +1186,7 @@ async fn forbidden_changes_nothing(h: Harness) {
             Operation::ResetMeeting {
                 id: mid("m"),
                 step: None,
+                resend: false,
             },
             "meetings:write",
         ),

@@ -563,16 +563,48 @@ async fn get_step(
     Ok(ok(StatusCode::OK, "status found", entry.clone()))
 }
 
-/// DELETE …/status: forget the step history so the steps run again (mails already sent are
-/// not sent twice: their outbox keys remain).
-#[utoipa::path(delete, path = "/api/v1/meetings/{id}/status", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture")), responses((status = 204, description = "reset: the steps run again"), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ResetQuery {
+    /// Mail the owner, invitees, moderators and sharees again (true or false).
+    #[serde(default)]
+    resend: Option<String>,
+}
+
+impl ResetQuery {
+    fn resend(&self) -> Result<bool, ApiError> {
+        match self.resend.as_deref().map(str::trim) {
+            None | Some("" | "false" | "0" | "no") => Ok(false),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some(other) => Err(ApiError::invalid(
+                Some("resend".into()),
+                format!("resend must be true or false, not {other:?}"),
+            )),
+        }
+    }
+}
+
+/// DELETE …/status: forget the step history so the steps run again; mails already sent go out
+/// again only with `?resend=true`.
+#[utoipa::path(delete, path = "/api/v1/meetings/{id}/status", tag = "status", security(("token" = [])), params(("id" = String, Path, description = "The meeting id", example = "lecture"), ResetQuery), responses((status = 204, description = "reset: the steps run again"), (status = 422, description = "invalid input, with the field", body = ApiError), (status = 404, description = "not found", body = ApiError), (status = 401, description = "no or unknown token", body = ApiError), (status = 403, description = "the token lacks the scope", body = ApiError)))]
 async fn reset_status(
     State(st): State<ApiState>,
     actor: Authed,
     Path(id): Path<String>,
+    Query(q): Query<ResetQuery>,
 ) -> Result<Response, ApiError> {
     let id: MeetingId = parse_id(&id, "meeting")?;
-    run(&st, &actor, Operation::ResetMeeting { id, step: None }).await?;
+    let resend = q.resend()?;
+    run(
+        &st,
+        &actor,
+        Operation::ResetMeeting {
+            id,
+            step: None,
+            resend,
+        },
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -589,6 +621,7 @@ async fn reset_step(
         Operation::ResetMeeting {
             id,
             step: Some(step),
+            resend: false,
         },
     )
     .await?;

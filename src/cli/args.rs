@@ -175,6 +175,9 @@ pub enum MeetingsCommand {
         id: String,
         #[arg(long)]
         step: Option<String>,
+        /// Mail the owner, invitees, moderators and sharees again.
+        #[arg(long)]
+        resend: bool,
     },
     /// State and step history of a scheduled meeting.
     Status { id: String },

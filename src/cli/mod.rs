@@ -166,8 +166,16 @@ fn meetings_op(command: MeetingsCommand) -> anyhow::Result<(Operation, RenderOpt
             Operation::EnableMeeting { id: id(i)? },
             RenderOptions::default(),
         ),
-        MeetingsCommand::Reset { id: i, step } => (
-            Operation::ResetMeeting { id: id(i)?, step },
+        MeetingsCommand::Reset {
+            id: i,
+            step,
+            resend,
+        } => (
+            Operation::ResetMeeting {
+                id: id(i)?,
+                step,
+                resend,
+            },
             RenderOptions::default(),
         ),
         MeetingsCommand::Schedule(_) => anyhow::bail!("schedule is handled before"),

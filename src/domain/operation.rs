@@ -140,6 +140,10 @@ pub enum Operation {
         id: MeetingId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
+        /// Mail the owner, invitees, moderators and sharees again (the mails a reset would
+        /// otherwise not repeat, their requests being already in the outbox).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resend: bool,
     },
     ListMeetings,
     StartMeetingNow {

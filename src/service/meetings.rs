@@ -164,8 +164,14 @@ impl Service {
         &self,
         id: &MeetingId,
         step: Option<&str>,
+        resend: bool,
     ) -> Result<Outcome, OpError> {
         self.meeting(id).await?;
+        let resent = if resend {
+            self.forget_sent_mails(id).await?
+        } else {
+            0
+        };
         let n = self.store.clear_steps(id, step).await.map_err(internal)?;
         if step.is_none() {
             self.set_phase(id, MeetingPhase::New).await?;
@@ -175,9 +181,42 @@ impl Service {
         let what = step
             .map(|s| format!("step '{s}'"))
             .unwrap_or_else(|| "all steps".into());
+        let mails = if resend {
+            format!("; {resent} mail(s) will be sent again")
+        } else {
+            String::new()
+        };
         Ok(Outcome::Done {
-            message: format!("meeting '{id}': {what} reset ({n} records cleared)"),
+            message: format!("meeting '{id}': {what} reset ({n} records cleared){mails}"),
         })
+    }
+
+    /// Drop the outbox entries of the meeting's workflow mails that went out (or failed), so
+    /// the re-run steps queue them afresh. Change and cancellation mails stay: the calendar's
+    /// SEQUENCE counts them.
+    async fn forget_sent_mails(&self, id: &MeetingId) -> Result<usize, OpError> {
+        use crate::domain::NoticeKind::*;
+        let filter = crate::store::OutboxFilter {
+            state: crate::domain::operation::MailFilter::All,
+            channel: Some(crate::domain::Channel::Mail),
+            meeting: Some(id.clone()),
+        };
+        let entries = self.store.list_outbox(&filter).await.map_err(internal)?;
+        let mut n = 0;
+        for e in entries {
+            let workflow = matches!(
+                e.request.kind,
+                OwnerInfo | Invitation | ModeratorLink | ShareInfo | OwnerReminder | OwnerStarted
+            );
+            let done = matches!(
+                e.state,
+                crate::store::OutboxState::Sent | crate::store::OutboxState::Failed
+            );
+            if workflow && done && self.store.delete_outbox(e.id).await.map_err(internal)? {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     pub(super) async fn list_meetings(&self) -> Result<Outcome, OpError> {

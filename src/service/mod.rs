@@ -153,7 +153,9 @@ impl Service {
             DisableMeeting { id } => self.disable_meeting(id).await,
             EnableMeeting { id } => self.enable_meeting(id).await,
             MeetingStatus { id } => self.meeting_status(id).await,
-            ResetMeeting { id, step } => self.reset_meeting(id, step.as_deref()).await,
+            ResetMeeting { id, step, resend } => {
+                self.reset_meeting(id, step.as_deref(), *resend).await
+            }
             ListMeetings => self.list_meetings().await,
             StartMeetingNow { id } => self.start_meeting_now(id).await,
             EndMeeting { id } => self.end_meeting(id).await,
