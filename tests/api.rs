@@ -252,6 +252,29 @@ async fn every_route_but_health_and_ready_needs_a_token() {
         "{}",
         doc["openapi"]
     );
+    // Every body is described: a free-form object tells clients (and the fuzzer) nothing.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(body) = op.get("requestBody") else {
+                continue;
+            };
+            let schema = &body["content"]["application/json"]["schema"];
+            let schema = match schema["$ref"].as_str() {
+                Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+                None => schema,
+            };
+            assert!(
+                schema.get("properties").is_some() || schema.get("additionalProperties").is_some(),
+                "{method} {path}: the body is not described: {schema}"
+            );
+        }
+    }
+    let meeting = &doc["components"]["schemas"]["Meeting"];
+    assert_eq!(meeting["properties"]["startDate"]["type"], "string");
+    assert_eq!(meeting["properties"]["owner"]["required"], json!(["email"]));
+    let server = &doc["components"]["schemas"]["Server"];
+    assert_eq!(server["properties"]["BBB_SECRET"]["writeOnly"], true);
+
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {

@@ -50,13 +50,42 @@ fn documented() -> OpenApiRouter<ApiState> {
 }
 
 /// The OpenAPI 3.1 document of the API.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented().into_openapi()
+pub fn openapi() -> Value {
+    with_file_schemas(documented().into_openapi())
+}
+
+/// Bodies in the original's file format are read by the file reader, not by serde, so their
+/// schemas come from `config::schema` (kept equal to the reader's keys by its test).
+fn with_file_schemas(doc: utoipa::openapi::OpenApi) -> Value {
+    use crate::config::schema;
+    let mut doc = serde_json::to_value(doc).expect("an OpenAPI document serialises");
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Server"] = schema::server();
+    schemas["Meeting"] = schema::meeting();
+    schemas["Command"] = schema::command();
+    schemas["Shares"] = schema::shares();
+    for (path, method, name) in [
+        ("/api/v1/servers", "post", "Server"),
+        ("/api/v1/servers/{id}", "put", "Server"),
+        ("/api/v1/meetings", "post", "Meeting"),
+        ("/api/v1/meetings/{id}", "put", "Meeting"),
+        ("/api/v1/commands", "post", "Command"),
+        (
+            "/api/v1/servers/{server}/rooms/{room}/shares",
+            "post",
+            "Shares",
+        ),
+    ] {
+        let body = &mut doc["paths"][path][method]["requestBody"]["content"]["application/json"];
+        debug_assert!(body.is_object(), "{method} {path} has a JSON body");
+        body["schema"] = json!({ "$ref": format!("#/components/schemas/{name}") });
+    }
+    doc
 }
 
 pub fn router(state: ApiState) -> axum::Router {
     let (router, doc) = documented().split_for_parts();
-    let doc = std::sync::Arc::new(doc);
+    let doc = std::sync::Arc::new(with_file_schemas(doc));
     router
         .route(
             "/api/v1/openapi.json",

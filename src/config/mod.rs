@@ -19,6 +19,7 @@ mod app;
 mod error;
 mod greenlight;
 mod read;
+pub mod schema;
 mod seed;
 mod server;
 mod streaming;

@@ -20,7 +20,7 @@ use std::path::Path;
 
 pub(crate) const SEED_KEYS: &[&str] = &["servers", "meetings", "commands"];
 
-const MEETING_KEYS: &[&str] = &[
+pub(crate) const MEETING_KEYS: &[&str] = &[
     "id",
     "server",
     "meetingName",
@@ -67,7 +67,7 @@ const MEETING_KEYS: &[&str] = &[
     "misfireGraceMinutes",
     "notifyRoom",
 ];
-const OWNER_KEYS: &[&str] = &[
+pub(crate) const OWNER_KEYS: &[&str] = &[
     "email",
     "fullName",
     "password",
@@ -75,10 +75,10 @@ const OWNER_KEYS: &[&str] = &[
     "uid",
     "socialUid",
 ];
-const RECIPIENT_KEYS: &[&str] = &["fullName", "send_emails"];
-const LIVE_KEYS: &[&str] = &["streamerHost", "targetUrl", "playIntro"];
-const COMMAND_KEYS: &[&str] = &["command", "server", "data"];
-const COMMAND_NAMES: &[&str] = &[
+pub(crate) const RECIPIENT_KEYS: &[&str] = &["fullName", "send_emails"];
+pub(crate) const LIVE_KEYS: &[&str] = &["streamerHost", "targetUrl", "playIntro"];
+pub(crate) const COMMAND_KEYS: &[&str] = &["command", "server", "data"];
+pub(crate) const COMMAND_NAMES: &[&str] = &[
     "create_user",
     "delete_user",
     "create_room",
