@@ -9,6 +9,7 @@ pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod declare;
 pub mod domain;
 pub mod greenlight;
 pub mod mail;

@@ -119,6 +119,10 @@ async fn no_request_makes_the_api_fail_with_a_server_error() {
         .args(["--url", &base])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--checks", "not_a_server_error"])
+        // Servers it would add point at hosts it makes up: calls to them would leave this
+        // machine (and answer 502, rightly). Their bodies are checked by tests/api.rs.
+        .args(["--exclude-operation-id", "add_server"])
+        .args(["--exclude-operation-id", "put_server"])
         .args(["--max-time", BUDGET_SECONDS])
         .args(["--workers", "2"])
         .args(["--request-timeout", "10"])

@@ -9,8 +9,8 @@ use schedulight::domain::{
     ServerSpec, StepRecord,
 };
 use schedulight::store::{
-    AuditEntry, Enqueued, JobState, MemoryStore, NewJob, OutboxEntry, OutboxFilter, OutboxRequest,
-    OutboxState, SqlStore, Store, StoreError,
+    AppliedEntry, AuditEntry, Enqueued, JobState, MemoryStore, NewJob, OutboxEntry, OutboxFilter,
+    OutboxRequest, OutboxState, SqlStore, Store, StoreError,
 };
 use schedulight::testkit::pg::PgCluster;
 use std::collections::HashSet;
@@ -94,6 +94,7 @@ macro_rules! suite {
 }
 
 suite!(
+    applied_entries_replace_and_forget,
     servers_upsert_list_delete,
     meetings_insert_conflict_update_phase,
     meeting_delete_cascades,
@@ -1237,6 +1238,46 @@ async fn chat_zones_and_confirmations(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------- SQL-only behaviour
+
+async fn applied_entries_replace_and_forget(store: Arc<dyn Store>) {
+    let entry = |kind: &str, key: &str, digest: &str, result| AppliedEntry {
+        kind: kind.into(),
+        key: key.into(),
+        source: "/etc/schedulight/meetings.yml".into(),
+        digest: digest.into(),
+        result,
+        applied_at: t(10),
+    };
+    store
+        .record_applied(&entry("meeting", "lecture", "d1", None))
+        .await
+        .unwrap();
+    let result = serde_json::json!({"ok": 2, "failed": []});
+    store
+        .record_applied(&entry(
+            "command",
+            "share 'room'",
+            "d2",
+            Some(result.clone()),
+        ))
+        .await
+        .unwrap();
+    store
+        .record_applied(&entry("meeting", "lecture", "d3", None))
+        .await
+        .unwrap();
+    let all = store.applied_entries().await.unwrap();
+    assert_eq!(
+        all,
+        vec![
+            entry("command", "share 'room'", "d2", Some(result)),
+            entry("meeting", "lecture", "d3", None),
+        ]
+    );
+    assert!(store.forget_applied("meeting", "lecture").await.unwrap());
+    assert!(!store.forget_applied("meeting", "lecture").await.unwrap());
+    assert_eq!(store.applied_entries().await.unwrap().len(), 1);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_two_instances_claim_disjoint_jobs() {

@@ -65,6 +65,16 @@ pub enum Command {
         /// The result number printed by the command.
         id: i64,
     },
+    /// Show what applying files in the original's format (YAML, or CSV imports) would change:
+    /// create / update / delete / run, field by field, secrets as fingerprints. Exit code 0: no
+    /// changes, 2: changes, 1: an error.
+    Plan(PlanArgs),
+    /// Apply files in the original's format (or a plan saved with `plan --out`): exactly what
+    /// `plan` shows. Re-applying the same files changes nothing.
+    Apply(ApplyArgs),
+    /// Write the store's servers and meetings as a file in the original's format that `plan`
+    /// shows as unchanged; secrets go to files named by `*_FILE` keys.
+    Export(ExportArgs),
     /// Run one chat command through the bot's parser, permission check, executor and replies,
     /// and print the reply (`SCHEDULIGHT_NOW=<RFC 3339>` fixes the clock).
     Chat(ChatArgs),
@@ -76,6 +86,51 @@ pub enum Command {
     /// Start a simulated BBB server and a local store, create and start a demo meeting, print
     /// working join links.
     Demo(DemoArgs),
+}
+
+/// Which files, and how they are planned.
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// YAML files in the original's format, or CSV imports (by extension).
+    pub files: Vec<PathBuf>,
+    /// Also delete what is not in the files: meetings, servers or all (objects these files
+    /// applied before and no longer declare are deleted anyway).
+    #[arg(long, value_name = "KINDS")]
+    pub prune: Option<String>,
+    /// Run again the command entries whose last run had failures.
+    #[arg(long)]
+    pub retry_failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub what: FileArgs,
+    /// Save the plan; `apply --plan FILE` applies exactly it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub what: FileArgs,
+    /// Apply a plan saved with `plan --out` (refused if the files or the store changed since).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["files", "prune", "retry_failed"])]
+    pub plan: Option<PathBuf>,
+    /// Check and show the plan; apply nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The file to write.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Where the secret files go [default: OUT.secrets next to the file].
+    #[arg(long)]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

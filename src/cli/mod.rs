@@ -4,6 +4,7 @@ mod args;
 mod demo;
 mod demo_chat;
 mod doctor;
+mod files;
 mod greenlight;
 mod mail;
 pub mod render;
@@ -39,6 +40,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BbbSim(args) => demo::bbb_sim(args).await,
         Command::Chat(args) => chat(cli.config.as_deref(), args, json).await,
         Command::Demo(args) => demo::demo(args).await,
+        Command::Plan(args) => Ok(files::plan(cli.config.as_deref(), args, json).await),
+        Command::Apply(args) => Ok(files::apply(cli.config.as_deref(), args, json).await),
+        Command::Export(args) => files::export(cli.config.as_deref(), args, json).await,
         Command::Doctor => {
             let config = load_config(cli.config.as_deref())?;
             init_logging(&config);

@@ -32,6 +32,18 @@ pub(crate) const APP_KEYS: &[&str] = &[
     "servers",
     "logging",
     "streaming",
+    "files",
+];
+const FILES_KEYS: &[&str] = &["apply", "prune", "csv"];
+const CSV_KEYS: &[&str] = &[
+    "social_uid",
+    "logout_url",
+    "max_participants",
+    "mute_on_start",
+    "use_home_room",
+    "stream_target",
+    "play_intro",
+    "send_emails",
 ];
 const STORE_KEYS: &[&str] = &["location", "location_file"];
 const API_KEYS: &[&str] = &["listen", "public_url", "metrics_public"];
@@ -118,6 +130,18 @@ pub struct AppConfig {
     pub logging: LoggingConfig,
     /// Live streaming of meetings (docker or command templates); defaults when absent.
     pub streaming: StreamingConfig,
+    /// Declarative files the daemon applies, and how CSV imports are read.
+    pub files: FilesConfig,
+}
+
+/// `files:` — what `run` applies at start, on SIGHUP and when the files change.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FilesConfig {
+    /// Files in the original's format (or CSV), relative to bot-config.yml's directory.
+    pub apply: Vec<PathBuf>,
+    /// What the daemon's re-apply deletes besides what the files managed before.
+    pub prune: crate::declare::Prune,
+    pub csv: crate::declare::csv::CsvSettings,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -414,6 +438,7 @@ impl Default for AppConfig {
             servers: BTreeMap::new(),
             logging: LoggingConfig::default(),
             streaming: StreamingConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }
@@ -621,8 +646,61 @@ fn read_app(ctx: &mut Ctx, root: &Node) -> AppConfig {
     if let Some(f) = section(ctx, "streaming", STREAMING_KEYS) {
         read_streaming(ctx, &f, &mut config.streaming);
     }
+    if let Some(f) = section(ctx, "files", FILES_KEYS) {
+        read_files(ctx, &f, &mut config.files);
+    }
     config.servers = read_servers(ctx, &top);
     config
+}
+
+fn read_files(ctx: &mut Ctx, f: &Fields<'_>, files: &mut FilesConfig) {
+    let base = Path::new(&ctx.file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for (_, p) in f.text_list(ctx, "apply").unwrap_or_default() {
+        let p = PathBuf::from(p.trim());
+        files
+            .apply
+            .push(if p.is_relative() { base.join(p) } else { p });
+    }
+    if let Some(p) = f.checked(
+        ctx,
+        "prune",
+        "use meetings, servers, all, or leave it out",
+        |s| s.parse::<crate::declare::Prune>(),
+    ) {
+        files.prune = p;
+    }
+    if let Some((k, v)) = f.entry("csv")
+        && let Some(c) = Fields::new(ctx, v, &f.key_path("csv"), &k.at, CSV_KEYS)
+    {
+        let s = &mut files.csv;
+        if let Some(t) = c.text(ctx, "social_uid") {
+            s.social_uid = Some(t);
+        }
+        if let Some(t) = c.text(ctx, "logout_url") {
+            s.logout_url = Some(t);
+        }
+        if let Some(n) = c.uint(ctx, "max_participants") {
+            s.max_participants = Some(n).filter(|n| *n > 0);
+        }
+        if let Some(b) = c.bool(ctx, "mute_on_start") {
+            s.mute_on_start = b;
+        }
+        if let Some(b) = c.bool(ctx, "use_home_room") {
+            s.use_home_room = b;
+        }
+        if let Some(t) = c.text(ctx, "stream_target") {
+            s.stream_target = t;
+        }
+        if let Some(t) = c.text(ctx, "play_intro") {
+            s.play_intro = Some(t).filter(|t| !t.is_empty());
+        }
+        if let Some(b) = c.bool(ctx, "send_emails") {
+            s.send_emails = Some(b);
+        }
+    }
 }
 
 fn read_store(ctx: &mut Ctx, f: &Fields<'_>, store: &mut StoreConfig) {

@@ -39,6 +39,11 @@ pub use seed::{
 pub use streaming::{START_TIMEOUT_RANGE, TIMEOUT_RANGE};
 
 use read::Ctx;
+
+/// The keys a meeting of the original's format may have (CSV headers name them).
+pub fn seed_meeting_keys() -> &'static [&'static str] {
+    seed::MEETING_KEYS
+}
 /// The did-you-mean helper, shared with the chat command parser.
 pub(crate) use read::suggest;
 use std::fmt;
@@ -63,7 +68,7 @@ fn file_error(file: &str, line: u64, column: u64, message: String, hint: &str) -
 }
 
 /// Reads a config file as UTF-8 text.
-pub(crate) fn read_config_text(path: &Path) -> Result<String, ConfigErrors> {
+pub fn read_config_text(path: &Path) -> Result<String, ConfigErrors> {
     let name = path.display().to_string();
     let fail = |msg: String, hint: &str| file_error(&name, 0, 0, msg, hint);
     let meta = std::fs::metadata(path).map_err(|e| {

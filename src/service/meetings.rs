@@ -35,6 +35,22 @@ impl Service {
         })
     }
 
+    /// Schedules many meetings (a file being applied); one result per meeting, in order.
+    pub async fn schedule_meetings(
+        &self,
+        actor: &crate::domain::Actor,
+        specs: Vec<MeetingSpec>,
+    ) -> Vec<Result<(), OpError>> {
+        let mut out = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let op = crate::domain::Operation::ScheduleMeeting {
+                meeting: Box::new(spec),
+            };
+            out.push(self.execute(actor, op).await.map(|_| ()));
+        }
+        out
+    }
+
     pub(super) async fn update_meeting(&self, spec: &MeetingSpec) -> Result<Outcome, OpError> {
         let old = self.meeting(&spec.id).await?;
         self.check_meeting(spec).await?;

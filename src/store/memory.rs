@@ -8,8 +8,9 @@ use crate::domain::{
     Channel, MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, JobState, NewJob,
-    OutboxEntry, OutboxFilter, OutboxRequest, OutboxState, Store, StoreError, StoredMeeting,
+    ApiToken, AppliedEntry, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, JobState,
+    NewJob, OutboxEntry, OutboxFilter, OutboxRequest, OutboxState, Store, StoreError,
+    StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -43,6 +44,7 @@ struct State {
     audit: Vec<AuditEntry>,
     command_results: BTreeMap<i64, CommandResultRecord>,
     chat_zones: BTreeMap<String, String>,
+    applied: BTreeMap<(String, String), AppliedEntry>,
     chat_pending: BTreeMap<i64, ChatPending>,
     last_pending: i64,
     tokens: BTreeMap<i64, ApiToken>,
@@ -570,6 +572,25 @@ impl Store for MemoryStore {
     }
 
     // --- command results
+
+    async fn record_applied(&self, entry: &AppliedEntry) -> Result<(), StoreError> {
+        self.lock()
+            .applied
+            .insert((entry.kind.clone(), entry.key.clone()), entry.clone());
+        Ok(())
+    }
+
+    async fn applied_entries(&self) -> Result<Vec<AppliedEntry>, StoreError> {
+        Ok(self.lock().applied.values().cloned().collect())
+    }
+
+    async fn forget_applied(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .applied
+            .remove(&(kind.to_string(), key.to_string()))
+            .is_some())
+    }
 
     async fn chat_zone(&self, user: &str) -> Result<Option<String>, StoreError> {
         Ok(self.lock().chat_zones.get(user).cloned())

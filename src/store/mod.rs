@@ -195,6 +195,23 @@ pub struct CommandResultRecord {
     pub results: Vec<crate::domain::outcome::ItemResult>,
 }
 
+/// What `apply` last applied from a declarative file: a server or meeting the file manages, or a
+/// command entry already run (with its result).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppliedEntry {
+    /// `server`, `meeting` or `command`.
+    pub kind: String,
+    /// The server or meeting id, or the command's key in its file.
+    pub key: String,
+    /// The file (absolute path) that applied it.
+    pub source: String,
+    /// sha256 of what was applied (secrets only ever hashed).
+    pub digest: String,
+    /// Commands: a summary of the outcome.
+    pub result: Option<serde_json::Value>,
+    pub applied_at: Timestamp,
+}
+
 /// Jobs by state (`pending` …) and outbox entries by channel and state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoreCounts {
@@ -342,6 +359,13 @@ pub trait Store: Send + Sync {
         &self,
         limit: u32,
     ) -> Result<Vec<CommandResultRecord>, StoreError>;
+
+    // --- declarative files
+    /// Insert or replace the entry of (kind, key).
+    async fn record_applied(&self, entry: &AppliedEntry) -> Result<(), StoreError>;
+    /// Ordered by kind, then key.
+    async fn applied_entries(&self) -> Result<Vec<AppliedEntry>, StoreError>;
+    async fn forget_applied(&self, kind: &str, key: &str) -> Result<bool, StoreError>;
 
     // --- chat: users' time zones and confirmations, kept across restarts
     /// The zone a user chose with `timezone`.

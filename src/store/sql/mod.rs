@@ -28,16 +28,16 @@ pub use error::redact_location;
 pub(crate) use rows::job_state_str as job_state_name;
 
 use self::rows::{
-    AuditRow, ChatPendingRow, CommandResultRow, JobRow, MeetingRow, OutboxRow, ServerRow, StepRow,
-    TokenRow, job_columns, micros, outbox_columns, to_json, token_columns,
+    AppliedRow, AuditRow, ChatPendingRow, CommandResultRow, JobRow, MeetingRow, OutboxRow,
+    ServerRow, StepRow, TokenRow, job_columns, micros, outbox_columns, to_json, token_columns,
 };
 use crate::domain::operation::MailFilter;
 use crate::domain::{
     Channel, MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, NewJob, OutboxEntry,
-    OutboxFilter, OutboxRequest, Store, StoreError, StoredMeeting,
+    ApiToken, AppliedEntry, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, NewJob,
+    OutboxEntry, OutboxFilter, OutboxRequest, Store, StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -1045,6 +1045,57 @@ impl Store for SqlStore {
     }
 
     // --- command results
+
+    async fn record_applied(&self, entry: &AppliedEntry) -> Result<(), StoreError> {
+        let result = entry
+            .result
+            .as_ref()
+            .map(|r| to_json("applied result", r))
+            .transpose()?;
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO applied_entries (kind, key, source, digest, result, applied_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, key) DO UPDATE SET \
+                 source = excluded.source, digest = excluded.digest, result = excluded.result, \
+                 applied_at = excluded.applied_at",
+            )
+            .bind(&entry.kind)
+            .bind(&entry.key)
+            .bind(&entry.source)
+            .bind(&entry.digest)
+            .bind(result.as_deref())
+            .bind(micros(entry.applied_at))
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .map_err(error::statement("record an applied entry"))
+    }
+
+    async fn applied_entries(&self) -> Result<Vec<AppliedEntry>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, AppliedRow>(
+                "SELECT kind, key, source, digest, result, applied_at FROM applied_entries \
+                 ORDER BY kind, key",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("read applied entries"))?;
+        rows.into_iter().map(AppliedRow::into_entry).collect()
+    }
+
+    async fn forget_applied(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM applied_entries WHERE kind = $1 AND key = $2")
+                .bind(kind)
+                .bind(key)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() > 0)
+        })
+        .map_err(error::statement("forget an applied entry"))
+    }
 
     async fn chat_zone(&self, user: &str) -> Result<Option<String>, StoreError> {
         with_pool!(self, |pool| {

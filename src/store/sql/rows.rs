@@ -5,8 +5,8 @@ use crate::domain::{
     Channel, MeetingId, MeetingPhase, MeetingSpec, NoticeKind, Scope, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AuditEntry, Job, JobState, OutboxEntry, OutboxRequest, OutboxState, StoreError,
-    StoredMeeting,
+    ApiToken, AppliedEntry, AuditEntry, Job, JobState, OutboxEntry, OutboxRequest, OutboxState,
+    StoreError, StoredMeeting,
 };
 use jiff::Timestamp;
 
@@ -332,6 +332,34 @@ impl ChatPendingRow {
             operation: from_json(&what, &self.operation)?,
             expires_at: time(&what, self.expires_at)?,
             prompt_event: self.prompt_event,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AppliedRow {
+    kind: String,
+    key: String,
+    source: String,
+    digest: String,
+    result: Option<String>,
+    applied_at: i64,
+}
+
+impl AppliedRow {
+    pub fn into_entry(self) -> Result<AppliedEntry, StoreError> {
+        let what = format!("applied {} '{}'", self.kind, self.key);
+        let result = self
+            .result
+            .map(|r| serde_json::from_str(&r).map_err(|e| corrupt(&what, e)))
+            .transpose()?;
+        Ok(AppliedEntry {
+            applied_at: time(&what, self.applied_at)?,
+            kind: self.kind,
+            key: self.key,
+            source: self.source,
+            digest: self.digest,
+            result,
         })
     }
 }
