@@ -27,7 +27,10 @@ pub struct Exported {
 /// writes the secret files below `secrets_dir`. Servers from bot-config.yml stay there;
 /// cancelled and ended meetings are history and are left out.
 pub fn export(cur: &Current, out: &Path, secrets_dir: &Path) -> std::io::Result<Exported> {
-    let base = out.parent().unwrap_or(Path::new("."));
+    let base = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let mut secret_files = Vec::new();
     let mut servers = Map::new();
     for s in cur
@@ -52,14 +55,18 @@ pub fn export(cur: &Current, out: &Path, secrets_dir: &Path) -> std::io::Result<
         meetings.insert(m.spec.id.to_string(), v);
     }
     let (n_servers, n_meetings) = (servers.len(), meetings.len());
-    let mut doc = Map::new();
-    if !servers.is_empty() {
-        doc.insert("servers".into(), Value::Object(servers));
+    // Servers first, as in the original's files.
+    let mut body = String::new();
+    for (name, section) in [("servers", servers), ("meetings", meetings)] {
+        if section.is_empty() {
+            continue;
+        }
+        let mut doc = Map::new();
+        doc.insert(name.into(), Value::Object(section));
+        body.push_str(
+            &serde_saphyr::to_string(&Value::Object(doc)).map_err(std::io::Error::other)?,
+        );
     }
-    if !meetings.is_empty() {
-        doc.insert("meetings".into(), Value::Object(meetings));
-    }
-    let body = serde_saphyr::to_string(&Value::Object(doc)).map_err(std::io::Error::other)?;
     let yaml = format!(
         "# Written by `schedulight export`: servers and meetings in the original scheduLight format.\n\
          # Secrets are in the files the *_FILE / *_file keys name, not here.\n{body}"

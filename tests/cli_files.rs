@@ -1,0 +1,156 @@
+//! `schedulight plan`, `apply` and `export` as an admin runs them: exit codes (0 no change,
+//! 2 changes, 1 error), `--json`, `--dry-run`, saved plans, CSV row errors.
+
+mod common;
+
+use common::schedulight;
+use std::path::Path;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, args: &[&str]) -> Out {
+    let out = schedulight(dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run schedulight");
+    let o = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
+    o
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("bot-config.yml"),
+        "store:\n  location: state.db\n",
+    )
+    .unwrap();
+    let y = jiff::Zoned::now().year() + 1;
+    std::fs::write(
+        dir.path().join("semester.yml"),
+        format!(
+            "servers:\n  bbb:\n    BBB_URL: http://127.0.0.1:9/bigbluebutton/api\n    BBB_SECRET: cli-files-secret-1\nmeetings:\n  lecture:\n    server: bbb\n    meetingName: Algebra\n    startDate: {y}-06-24 11:00\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn exit_codes_say_whether_there_is_something_to_apply() {
+    let dir = setup();
+    let d = dir.path();
+    let plan = run(d, &["plan", "semester.yml"]);
+    assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("+ meeting lecture  (semester.yml:6:3)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("cli-files-secret-1"),
+        "{}",
+        plan.stdout
+    );
+
+    let dry = run(d, &["apply", "--dry-run", "semester.yml"]);
+    assert_eq!(dry.code, 0);
+    assert!(dry.stdout.contains("Dry run: nothing was applied."));
+    assert_eq!(
+        run(d, &["plan", "semester.yml"]).code,
+        2,
+        "the dry run applied nothing"
+    );
+
+    let saved = run(d, &["plan", "semester.yml", "--out", "plan.json"]);
+    assert_eq!(saved.code, 2);
+    let applied = run(d, &["apply", "--plan", "plan.json"]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert!(
+        applied.stdout.contains("✓ + meeting lecture: scheduled"),
+        "{}",
+        applied.stdout
+    );
+
+    let again = run(d, &["plan", "--json", "semester.yml"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let json: serde_json::Value = serde_json::from_str(&again.stdout).expect("JSON");
+    assert!(
+        json["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["action"] == "unchanged"),
+        "{json}"
+    );
+    // The saved plan is spent: the store changed since.
+    let stale = run(d, &["apply", "--plan", "plan.json"]);
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale.stderr.contains("run `schedulight plan` again"),
+        "{}",
+        stale.stderr
+    );
+}
+
+#[test]
+fn a_broken_file_is_an_error_with_its_place() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(
+        d.join("import.csv"),
+        "A;B;a@uni.example;;2027-06-30 10:00;;;t;bbb\nC;D;c@uni.example;;2027-06-31 10:00;;;t;bbb\n",
+    )
+    .unwrap();
+    let out = run(d, &["apply", "semester.yml", "import.csv"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("nothing was applied"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("import.csv:2:20: meetings.c_uni_example.startDate"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        run(d, &["plan", "semester.yml"]).code,
+        2,
+        "nothing was applied"
+    );
+
+    let json = run(d, &["plan", "--json", "import.csv"]);
+    assert_eq!(json.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert!(
+        v["error"].as_str().unwrap().contains("import.csv:2:20"),
+        "{v}"
+    );
+}
+
+#[test]
+fn export_writes_a_file_plan_calls_unchanged() {
+    let dir = setup();
+    let d = dir.path();
+    assert_eq!(run(d, &["apply", "semester.yml"]).code, 0);
+    let out = run(d, &["export", "-o", "state.yml"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("1 secret(s)"), "{}", out.stdout);
+    let text = std::fs::read_to_string(d.join("state.yml")).unwrap();
+    assert!(!text.contains("cli-files-secret-1"), "{text}");
+    assert!(
+        text.contains("BBB_SECRET_FILE: state.yml.secrets/server-bbb.BBB_SECRET"),
+        "{text}"
+    );
+    let plan = run(d, &["plan", "state.yml"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+}
