@@ -154,3 +154,87 @@ fn export_writes_a_file_plan_calls_unchanged() {
     let plan = run(d, &["plan", "state.yml"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
 }
+
+/// Waits until the daemon's log holds `needle` after `from` bytes; returns the new part.
+fn wait_for_log(log: &Path, from: usize, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let new = text.get(from..).unwrap_or_default();
+        if new.contains(needle) {
+            return new.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {needle:?} in the daemon's log:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_daemon_applies_its_files_at_start_on_change_and_on_sighup() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(
+        d.join("bot-config.yml"),
+        "store:\n  location: state.db\napi:\n  listen: 127.0.0.1:0\nfiles:\n  apply:\n    - semester.yml\n",
+    )
+    .unwrap();
+    let log = d.join("run.err");
+    let daemon = common::Daemon(
+        schedulight(d)
+            .arg("run")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("schedulight run"),
+    );
+    let first = wait_for_log(&log, 0, "Applied 2 change(s)");
+    assert!(first.contains("+ meeting lecture: scheduled"), "{first}");
+    let seen = std::fs::read_to_string(&log).unwrap().len();
+
+    // An edit is picked up without a signal.
+    let y = jiff::Zoned::now().year() + 1;
+    let mut text = std::fs::read_to_string(d.join("semester.yml")).unwrap();
+    text.push_str(&format!(
+        "  seminar:\n    server: bbb\n    meetingName: Seminar\n    startDate: {y}-06-25 09:00\n"
+    ));
+    std::fs::write(d.join("semester.yml"), &text).unwrap();
+    let changed = wait_for_log(&log, seen, "Applied 1 change(s)");
+    assert!(
+        changed.contains("+ meeting seminar: scheduled"),
+        "{changed}"
+    );
+    assert!(changed.contains("a file changed"), "{changed}");
+    let seen = std::fs::read_to_string(&log).unwrap().len();
+
+    // SIGHUP re-applies (nothing to do) and does not end the daemon.
+    let pid = daemon.0.id() as i32;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let hup = wait_for_log(&log, seen, "applied: no changes");
+    assert!(hup.contains("SIGHUP"), "{hup}");
+    let seen = std::fs::read_to_string(&log).unwrap().len();
+
+    // A broken edit is refused with its place; what was applied stays.
+    std::fs::write(
+        d.join("semester.yml"),
+        text.replace(
+            "meetingName: Seminar",
+            "meetingName: Seminar\n    maxParticipants: lots",
+        ),
+    )
+    .unwrap();
+    let refused = wait_for_log(&log, seen, "not applied, nothing changed");
+    assert!(refused.contains("semester.yml:"), "{refused}");
+    assert!(refused.contains("maxParticipants"), "{refused}");
+    let mut daemon = daemon;
+    assert!(
+        daemon.0.try_wait().unwrap().is_none(),
+        "the daemon keeps running"
+    );
+    let list = run(d, &["--json", "meetings", "list"]);
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("JSON");
+    assert_eq!(v["meetings"].as_array().map(Vec::len), Some(2), "{v}");
+}

@@ -630,6 +630,25 @@ fn full_app_config_with_secret_files() {
     assert_eq!(c.defaults.reminder_minutes, 10);
     assert_eq!(c.logging.level, "info,schedulight=debug");
     assert!(c.logging.json);
+    assert_eq!(
+        c.files.apply,
+        [
+            fixture("meetings.yml"),
+            std::path::PathBuf::from("/etc/schedulight/import.csv")
+        ],
+        "relative to the config file"
+    );
+    assert!(c.files.prune.meetings && !c.files.prune.servers);
+    assert_eq!(
+        c.files.report_room.as_deref(),
+        Some("#bbb-admins:uni.example")
+    );
+    assert_eq!(c.files.csv.max_participants, Some(100));
+    assert_eq!(c.files.csv.send_emails, Some(true));
+    assert_eq!(
+        c.files.csv.social_uid.as_deref(),
+        Some("CN={email},OU=USERS,DC=uni,DC=example")
+    );
     assert_eq!(c.servers.len(), 2);
     let bbb = &c.servers[&"bbb".parse().unwrap()];
     assert_eq!(bbb.secret.expose(), "bbb-shared-secret-from-file");

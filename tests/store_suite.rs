@@ -10,7 +10,7 @@ use schedulight::domain::{
 };
 use schedulight::store::{
     AppliedEntry, AuditEntry, Enqueued, JobState, MemoryStore, NewJob, OutboxEntry, OutboxFilter,
-    OutboxRequest, OutboxState, SqlStore, Store, StoreError,
+    OutboxRequest, OutboxState, PlannedMeeting, SqlStore, Store, StoreError,
 };
 use schedulight::testkit::pg::PgCluster;
 use std::collections::HashSet;
@@ -94,6 +94,7 @@ macro_rules! suite {
 }
 
 suite!(
+    meetings_inserted_in_bulk_with_their_plans,
     applied_entries_replace_and_forget,
     servers_upsert_list_delete,
     meetings_insert_conflict_update_phase,
@@ -1239,6 +1240,46 @@ async fn chat_zones_and_confirmations(store: Arc<dyn Store>) {
 
 // ---------------------------------------------------------------- SQL-only behaviour
 
+async fn meetings_inserted_in_bulk_with_their_plans(store: Arc<dyn Store>) {
+    add_meeting(&store, "taken").await;
+    let planned = |id: &str| PlannedMeeting {
+        spec: meeting(id),
+        step: step("status", 200, "new", t(5)),
+        jobs: vec![
+            job(&format!("{id}/start"), Some(id), t(100)),
+            job(&format!("{id}/end"), Some(id), t(200)),
+        ],
+        audit: audit(t(5), "schedule_meeting"),
+    };
+    let batch: Vec<PlannedMeeting> = (0..1203)
+        .map(|i| planned(&format!("m{i:04}")))
+        .chain([planned("taken"), planned("m0001")])
+        .collect();
+    let inserted = store.insert_meetings_planned(&batch, t(5)).await.unwrap();
+    assert_eq!(inserted.len(), 1205);
+    assert!(inserted[..1203].iter().all(|i| *i));
+    assert_eq!(
+        &inserted[1203..],
+        &[false, false],
+        "taken, and repeated in the batch"
+    );
+    assert_eq!(store.list_meetings().await.unwrap().len(), 1204);
+    let m = store.get_meeting(&mid("m1202")).await.unwrap().unwrap();
+    assert_eq!(m.phase, MeetingPhase::New);
+    assert_eq!(store.step_history(&mid("m1202")).await.unwrap().len(), 1);
+    assert_eq!(store.list_jobs(Some(&mid("m1202"))).await.unwrap().len(), 2);
+    assert!(
+        store
+            .list_jobs(Some(&mid("taken")))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing of a refused meeting is written"
+    );
+    assert_eq!(store.list_jobs(None).await.unwrap().len(), 2406);
+    assert_eq!(store.audit_entries(5000).await.unwrap().len(), 1203);
+}
+
 async fn applied_entries_replace_and_forget(store: Arc<dyn Store>) {
     let entry = |kind: &str, key: &str, digest: &str, result| AppliedEntry {
         kind: kind.into(),
@@ -1249,21 +1290,16 @@ async fn applied_entries_replace_and_forget(store: Arc<dyn Store>) {
         applied_at: t(10),
     };
     store
-        .record_applied(&entry("meeting", "lecture", "d1", None))
+        .record_applied(&[entry("meeting", "lecture", "d1", None)])
         .await
         .unwrap();
     let result = serde_json::json!({"ok": 2, "failed": []});
     store
-        .record_applied(&entry(
-            "command",
-            "share 'room'",
-            "d2",
-            Some(result.clone()),
-        ))
+        .record_applied(&[entry("command", "share 'room'", "d2", Some(result.clone()))])
         .await
         .unwrap();
     store
-        .record_applied(&entry("meeting", "lecture", "d3", None))
+        .record_applied(&[entry("meeting", "lecture", "d3", None)])
         .await
         .unwrap();
     let all = store.applied_entries().await.unwrap();

@@ -121,6 +121,14 @@ pub fn render(
     link: Option<&str>,
     owner: Option<String>,
 ) -> ChatMessage {
+    if kind == NoticeKind::FilesApplied {
+        let text = data["text"].as_str().unwrap_or("Files applied.");
+        return ChatMessage {
+            plain: format!("📄 {text}"),
+            html: format!("📄 <pre>{}</pre>", escape(text)),
+            mentions: Vec::new(),
+        };
+    }
     let name = meeting.map(|m| m.spec.name.as_str()).unwrap_or("A meeting");
     let start = data["start"].as_str().and_then(|s| s.parse::<Zoned>().ok());
     let when = start.as_ref().map(human_time).unwrap_or_default();
@@ -226,6 +234,25 @@ mod tests {
                 .contains("href=\"https://matrix.to/#/@ada:uni.example\"")
         );
         assert_eq!(m.mentions, ["@ada:uni.example"]);
+    }
+
+    #[test]
+    fn an_applied_plan_is_posted_as_preformatted_text() {
+        let text = "Applied meetings.yml (SIGHUP):\n✓ + meeting a<b: scheduled";
+        let m = render(
+            NoticeKind::FilesApplied,
+            &serde_json::json!({ "text": text }),
+            None,
+            None,
+            None,
+        );
+        assert_eq!(m.plain, format!("📄 {text}"));
+        assert!(
+            m.html
+                .contains("<pre>Applied meetings.yml (SIGHUP):\n✓ + meeting a&lt;b"),
+            "{}",
+            m.html
+        );
     }
 
     #[test]

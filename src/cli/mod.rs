@@ -402,6 +402,28 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
         .matrix
         .clone()
         .map(|m| tokio::spawn(run_bot(m, app.service.clone(), stop_rx.clone())));
+    let files = &app.config.files;
+    let watcher = if files.apply.is_empty() {
+        tokio::spawn(crate::declare::watch::ignore_hangups(stop_rx.clone()))
+    } else {
+        let watcher = crate::declare::watch::FileWatcher::new(
+            app.service.clone(),
+            files.apply.clone(),
+            crate::declare::PlanOptions {
+                prune: files.prune,
+                retry_failed: false,
+            },
+            crate::declare::LoadSettings {
+                csv: files.csv.clone(),
+            },
+            app.config.servers.keys().cloned().collect(),
+            files
+                .report_room
+                .clone()
+                .filter(|_| app.config.matrix.is_some()),
+        );
+        tokio::spawn(watcher.run(stop_rx.clone()))
+    };
     let mut http_stop = stop_rx;
     let http = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = http_stop.changed().await;
@@ -413,6 +435,7 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     let (served, _) = tokio::join!(http, signal);
     served?;
     let _ = scheduler.await;
+    let _ = watcher.await;
     if let Some(mailer) = mailer {
         let _ = mailer.await;
     }

@@ -34,7 +34,7 @@ pub(crate) const APP_KEYS: &[&str] = &[
     "streaming",
     "files",
 ];
-const FILES_KEYS: &[&str] = &["apply", "prune", "csv"];
+const FILES_KEYS: &[&str] = &["apply", "prune", "csv", "report_room"];
 const CSV_KEYS: &[&str] = &[
     "social_uid",
     "logout_url",
@@ -142,6 +142,8 @@ pub struct FilesConfig {
     /// What the daemon's re-apply deletes besides what the files managed before.
     pub prune: crate::declare::Prune,
     pub csv: crate::declare::csv::CsvSettings,
+    /// A Matrix room the bot posts each applied plan to.
+    pub report_room: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -672,6 +674,16 @@ fn read_files(ctx: &mut Ctx, f: &Fields<'_>, files: &mut FilesConfig) {
     ) {
         files.prune = p;
     }
+    files.report_room = f.checked(
+        ctx,
+        "report_room",
+        "write a room id like \"!abc:uni.example\" or an alias like \"#admins:uni.example\" (quoted)",
+        |s| {
+            s.parse::<crate::domain::meeting::MatrixRoom>()
+                .map(|_| s.trim().to_string())
+                .map_err(|e| e.reason)
+        },
+    );
     if let Some((k, v)) = f.entry("csv")
         && let Some(c) = Fields::new(ctx, v, &f.key_path("csv"), &k.at, CSV_KEYS)
     {

@@ -114,7 +114,50 @@ pub fn parse(text: &str, file: &str, settings: &CsvSettings) -> Result<SeedFile,
             "write one meeting per line",
         ));
     }
-    // One JSON document, one meeting per line: the reader's line numbers lead back to the rows.
+    // A key twice: the original overwrote the earlier row silently.
+    let mut first_line: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    let mut unique = Vec::with_capacity(rows.len());
+    for r in &rows {
+        match first_line.get(r.key.as_str()) {
+            Some(line) => errors.push(error(
+                file,
+                r.line,
+                1,
+                &format!("meetings.{}", r.key),
+                format!("meeting '{}' is also on line {line}", r.key),
+                "each address (or id) may have one row; remove or merge one of them",
+            )),
+            None => {
+                first_line.insert(&r.key, r.line);
+                unique.push(r);
+            }
+        }
+    }
+    let mut entries = Vec::with_capacity(unique.len());
+    for chunk in unique.chunks(ROWS_PER_DOCUMENT) {
+        match read_rows(chunk, file) {
+            Ok(mut seed) => entries.append(&mut seed.entries),
+            Err(found) => errors.extend(found),
+        }
+    }
+    if errors.is_empty() {
+        Ok(SeedFile {
+            file: file.to_string(),
+            entries,
+        })
+    } else {
+        errors.sort_by_key(|e| (e.line, e.column));
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Rows read per document: the reader's node limit guards against hostile files, and ten
+/// thousand meetings are well over it.
+const ROWS_PER_DOCUMENT: usize = 500;
+
+/// The rows as one JSON document, one meeting per line, so the reader's line numbers lead back
+/// to the rows; its findings are moved there.
+fn read_rows(rows: &[&Row], file: &str) -> Result<SeedFile, ConfigErrors> {
     let mut doc = String::from("{\"meetings\": {\n");
     for (i, r) in rows.iter().enumerate() {
         if i > 0 {
@@ -126,29 +169,30 @@ pub fn parse(text: &str, file: &str, settings: &CsvSettings) -> Result<SeedFile,
         doc.push('\n');
     }
     doc.push_str("}}\n");
+    let row_of = |line: u64| rows.get((line as usize).wrapping_sub(2));
     match crate::config::parse_seed_file(&doc, file) {
-        Ok(mut seed) if errors.is_empty() => {
+        Ok(mut seed) => {
             for e in &mut seed.entries {
-                if let Some(r) = rows.get((e.source.line as usize).wrapping_sub(2)) {
+                if let Some(r) = row_of(e.source.line) {
                     e.source.line = r.line;
                     e.source.column = 1;
                 }
             }
             Ok(seed)
         }
-        Ok(_) => Err(ConfigErrors(errors)),
-        Err(found) => {
-            for mut e in found {
-                if let Some(r) = rows.get((e.line as usize).wrapping_sub(2)) {
-                    e.column = cell_of(r, &e.path);
-                    e.line = r.line;
-                    e.message = format!("row {}: {}", r.key, e.message);
-                }
-                errors.push(e);
-            }
-            errors.sort_by_key(|e| (e.line, e.column));
-            Err(ConfigErrors(errors))
-        }
+        Err(found) => Err(ConfigErrors(
+            found
+                .into_iter()
+                .map(|mut e| {
+                    if let Some(r) = row_of(e.line) {
+                        e.column = cell_of(r, &e.path);
+                        e.line = r.line;
+                        e.message = format!("row {}: {}", r.key, e.message);
+                    }
+                    e
+                })
+                .collect(),
+        )),
     }
 }
 
@@ -535,6 +579,12 @@ mod tests {
         assert!(text.contains("import.csv:3:"), "{text}");
         assert!(text.contains("import.csv:4:1: expected 9 fields"), "{text}");
         assert!(text.contains("import.csv:5:"), "{text}");
+        assert!(
+            text.contains(
+                "import.csv:5:1: meetings.a_uni_example: meeting 'a_uni_example' is also on line 1"
+            ),
+            "{text}"
+        );
         // The bad date is in the fifth cell.
         let date = errors.iter().find(|e| e.line == 2).unwrap();
         assert_eq!(date.column, "C;D;c@uni.example;;".len() as u64 + 1);

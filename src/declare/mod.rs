@@ -17,6 +17,7 @@
 pub mod csv;
 mod diff;
 pub mod export;
+pub mod watch;
 
 pub use diff::{FieldChange, fingerprint};
 
@@ -213,7 +214,7 @@ fn spec_digest<T: Serialize>(spec: &T) -> String {
 
 // ---------------------------------------------------------------- the plan
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ObjectKind {
     Server,
@@ -387,6 +388,8 @@ pub struct Current {
     pub applied: Vec<AppliedEntry>,
     /// Servers declared in bot-config.yml (synced at every start; never pruned).
     pub config_servers: BTreeSet<ServerId>,
+    /// `applied` by (kind, key).
+    index: std::collections::HashMap<(String, String), usize>,
 }
 
 impl Current {
@@ -394,18 +397,25 @@ impl Current {
         store: &dyn crate::store::Store,
         config_servers: impl IntoIterator<Item = ServerId>,
     ) -> Result<Current, crate::store::StoreError> {
+        let applied = store.applied_entries().await?;
+        let index = applied
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ((a.kind.clone(), a.key.clone()), i))
+            .collect();
         Ok(Current {
             servers: store.list_servers().await?,
             meetings: store.list_meetings().await?,
-            applied: store.applied_entries().await?,
+            applied,
             config_servers: config_servers.into_iter().collect(),
+            index,
         })
     }
 
     fn applied(&self, kind: ObjectKind, key: &str) -> Option<&AppliedEntry> {
-        self.applied
-            .iter()
-            .find(|a| a.kind == kind.as_str() && a.key == key)
+        self.index
+            .get(&(kind.as_str().to_string(), key.to_string()))
+            .map(|i| &self.applied[*i])
     }
 }
 
@@ -720,12 +730,12 @@ pub async fn apply(
 ) -> Result<ApplyReport, crate::store::StoreError> {
     let store = service.store();
     let mut report = ApplyReport::default();
-    let action_of = |kind: ObjectKind, id: &str| {
-        plan.changes
-            .iter()
-            .find(|c| c.kind == kind && c.id == id)
-            .map(|c| c.action)
-    };
+    let actions: std::collections::HashMap<(ObjectKind, &str), Action> = plan
+        .changes
+        .iter()
+        .map(|c| ((c.kind, c.id.as_str()), c.action))
+        .collect();
+    let action_of = |kind: ObjectKind, id: &str| actions.get(&(kind, id)).copied();
     let now = service.now();
     let record = |kind: ObjectKind, key: &str, origin: &str, digest: String, result| AppliedEntry {
         kind: kind.as_str().into(),
@@ -736,6 +746,7 @@ pub async fn apply(
         applied_at: now,
     };
 
+    let mut records = Vec::new();
     for s in &d.servers {
         let op = match action_of(ObjectKind::Server, s.spec.id.as_str()) {
             Some(Action::Create) => Some(Operation::AddServer {
@@ -759,28 +770,31 @@ pub async fn apply(
         {
             continue;
         }
-        store
-            .record_applied(&record(
-                ObjectKind::Server,
-                s.spec.id.as_str(),
-                &s.origin,
-                spec_digest(&s.spec),
-                None,
-            ))
-            .await?;
+        records.push(record(
+            ObjectKind::Server,
+            s.spec.id.as_str(),
+            &s.origin,
+            spec_digest(&s.spec),
+            None,
+        ));
     }
+    store.record_applied(&std::mem::take(&mut records)).await?;
 
     let creates: Vec<&Declared<MeetingSpec>> = d
         .meetings
         .iter()
         .filter(|m| action_of(ObjectKind::Meeting, m.spec.id.as_str()) == Some(Action::Create))
         .collect();
+    let mut failed_creates = BTreeSet::new();
     for (n, chunk) in creates.chunks(PROGRESS_STEP).enumerate() {
         let specs: Vec<MeetingSpec> = chunk.iter().map(|m| m.spec.clone()).collect();
         let results = service.schedule_meetings(actor, specs).await;
         progress(n * PROGRESS_STEP + chunk.len(), creates.len());
         for (m, result) in chunk.iter().zip(results) {
             let ok = result.is_ok();
+            if !ok {
+                failed_creates.insert(m.spec.id.as_str());
+            }
             report.applied.push(Applied {
                 kind: ObjectKind::Meeting,
                 id: m.spec.id.to_string(),
@@ -804,27 +818,18 @@ pub async fn apply(
                     continue;
                 }
             }
-            Some(Action::Create) => {
-                let failed = report
-                    .applied
-                    .iter()
-                    .any(|a| a.kind == ObjectKind::Meeting && a.id == id && !a.ok);
-                if failed {
-                    continue;
-                }
-            }
+            Some(Action::Create) if failed_creates.contains(id) => continue,
             _ => {}
         }
-        store
-            .record_applied(&record(
-                ObjectKind::Meeting,
-                id,
-                &m.origin,
-                spec_digest(&m.spec),
-                None,
-            ))
-            .await?;
+        records.push(record(
+            ObjectKind::Meeting,
+            id,
+            &m.origin,
+            spec_digest(&m.spec),
+            None,
+        ));
     }
+    store.record_applied(&std::mem::take(&mut records)).await?;
 
     for c in &d.commands {
         if action_of(ObjectKind::Command, &c.key) != Some(Action::Run) {
@@ -867,13 +872,13 @@ pub async fn apply(
         });
         let result = json!({ "ok": ok, "failed": failed });
         store
-            .record_applied(&record(
+            .record_applied(&[record(
                 ObjectKind::Command,
                 &c.key,
                 &c.origin,
                 c.digest.clone(),
                 Some(result),
-            ))
+            )])
             .await?;
     }
 

@@ -61,10 +61,12 @@ pub enum NoticeKind {
     Missed,
     /// Chat: a step failed (given up, or still failing after a few retries).
     Failed,
+    /// Chat: the daemon applied its declarative files (or refused broken ones).
+    FilesApplied,
 }
 
 impl NoticeKind {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::OwnerInfo,
         Self::OwnerReminder,
         Self::OwnerStarted,
@@ -82,6 +84,7 @@ impl NoticeKind {
         Self::RecordingReady,
         Self::Missed,
         Self::Failed,
+        Self::FilesApplied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +106,7 @@ impl NoticeKind {
             Self::RecordingReady => "recording_ready",
             Self::Missed => "missed",
             Self::Failed => "failed",
+            Self::FilesApplied => "files_applied",
         }
     }
 
@@ -118,7 +122,8 @@ impl NoticeKind {
             | Self::Ended
             | Self::RecordingReady
             | Self::Missed
-            | Self::Failed => Channel::Chat,
+            | Self::Failed
+            | Self::FilesApplied => Channel::Chat,
             _ => Channel::Mail,
         }
     }

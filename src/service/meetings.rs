@@ -35,20 +35,96 @@ impl Service {
         })
     }
 
-    /// Schedules many meetings (a file being applied); one result per meeting, in order.
+    /// Schedules many new meetings (a file being applied): each checked like
+    /// `ScheduleMeeting`, then all of them stored with their plans in one transaction. One
+    /// result per meeting, in order.
     pub async fn schedule_meetings(
         &self,
         actor: &crate::domain::Actor,
         specs: Vec<MeetingSpec>,
     ) -> Vec<Result<(), OpError>> {
-        let mut out = Vec::with_capacity(specs.len());
-        for spec in specs {
-            let op = crate::domain::Operation::ScheduleMeeting {
-                meeting: Box::new(spec),
+        let scope = crate::domain::Scope::MeetingsWrite;
+        if !actor.may(scope) {
+            let err = OpError::Forbidden {
+                op: "schedule meeting".into(),
+                scope: scope.as_str().to_string(),
             };
-            out.push(self.execute(actor, op).await.map(|_| ()));
+            return specs.iter().map(|_| Err(err.clone())).collect();
         }
-        out
+        let servers: std::collections::BTreeSet<crate::domain::ServerId> =
+            match self.store.list_servers().await {
+                Ok(list) => list.into_iter().map(|s| s.id).collect(),
+                Err(e) => {
+                    let err = internal(e);
+                    return specs.iter().map(|_| Err(err.clone())).collect();
+                }
+            };
+        let now = self.clock.now();
+        let mut results: Vec<Result<(), OpError>> = Vec::with_capacity(specs.len());
+        let mut batch = Vec::new();
+        let mut slots = Vec::new();
+        for spec in specs {
+            let checked = if servers.contains(&spec.server) {
+                self.check_definition(&spec)
+            } else {
+                Err(OpError::not_found("server", &spec.server))
+            };
+            let planned = checked.and_then(|()| {
+                let m = StoredMeeting {
+                    spec,
+                    phase: MeetingPhase::New,
+                    created_at: now,
+                    updated_at: now,
+                };
+                let jobs = self.planned_jobs(&m, now - self.running_window(&m.spec))?;
+                Ok(crate::store::PlannedMeeting {
+                    step: crate::domain::StepRecord {
+                        step: "status".into(),
+                        code: 200,
+                        message: "new".into(),
+                        at: now,
+                    },
+                    jobs,
+                    audit: crate::store::AuditEntry {
+                        at: now,
+                        actor: actor.name.clone(),
+                        operation: "schedule_meeting".into(),
+                        target: Some(m.spec.id.to_string()),
+                        result: "ok".into(),
+                        detail: None,
+                    },
+                    spec: m.spec,
+                })
+            });
+            match planned {
+                Ok(p) => {
+                    slots.push(results.len());
+                    batch.push(p);
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        match self.store.insert_meetings_planned(&batch, now).await {
+            Ok(inserted) => {
+                for ((slot, p), ok) in slots.into_iter().zip(&batch).zip(inserted) {
+                    if !ok {
+                        results[slot] = Err(OpError::AlreadyExists {
+                            what: "meeting".into(),
+                            id: p.spec.id.to_string(),
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                let err = internal(e);
+                for slot in slots {
+                    results[slot] = Err(err.clone());
+                }
+            }
+        }
+        self.wake.notify_one();
+        results
     }
 
     pub(super) async fn update_meeting(&self, spec: &MeetingSpec) -> Result<Outcome, OpError> {
@@ -436,6 +512,11 @@ impl Service {
     /// Checks that do not depend on the stored state: server, zone, start time.
     async fn check_meeting(&self, spec: &MeetingSpec) -> Result<(), OpError> {
         self.server(&spec.server).await?;
+        self.check_definition(spec)
+    }
+
+    /// The checks of a meeting that need no store: its rules, its zone, a start not past.
+    fn check_definition(&self, spec: &MeetingSpec) -> Result<(), OpError> {
         crate::scheduler::check_definition(spec).map_err(|e| OpError::Invalid(e.to_string()))?;
         let zone = self.zone_of(spec)?;
         if let Some(start) = spec.start {

@@ -61,20 +61,47 @@ impl Service {
 
     /// Enqueue the timed steps of the first occurrence starting at or after `after`.
     async fn plan_from(&self, m: &StoredMeeting, after: Timestamp) -> Result<usize, OpError> {
+        let jobs = self.planned_jobs(m, after)?;
+        for job in &jobs {
+            self.store.enqueue_job(job).await.map_err(internal)?;
+        }
+        if !jobs.is_empty() {
+            self.wake.notify_one();
+        }
+        Ok(jobs.len())
+    }
+
+    /// The jobs of the first occurrence starting at or after `after` (for a meeting without a
+    /// startDate: one start, now, unless `after` is past now, which means it ran).
+    pub(super) fn planned_jobs(
+        &self,
+        m: &StoredMeeting,
+        after: Timestamp,
+    ) -> Result<Vec<NewJob>, OpError> {
+        let revision = m.updated_at.as_microsecond();
         if m.spec.start.is_none() {
-            return self.plan_immediate(m, after).await;
+            let now = self.clock.now();
+            if after > now {
+                return Ok(Vec::new());
+            }
+            return Ok(vec![NewJob {
+                kind: STEP_JOB.into(),
+                meeting_id: Some(m.spec.id.clone()),
+                due_at: now,
+                payload: serde_json::json!({ "occurrence": IMMEDIATE, "step": StepKind::Start }),
+                unique_key: format!("{}/{IMMEDIATE}/start/{revision}", m.spec.id),
+            }]);
         }
         let zone = self.zone_of(&m.spec)?;
         let next = plan::occurrences(&m.spec, &zone, after, 1)
             .map_err(|e| OpError::Invalid(e.to_string()))?;
         let Some(occ) = next.into_iter().next() else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
         let defaults = self.settings.plan_defaults;
-        let revision = m.updated_at.as_microsecond();
-        let mut n = 0;
-        for step in plan::timeline(&m.spec, &defaults, &occ, self.clock.now()) {
-            let job = NewJob {
+        Ok(plan::timeline(&m.spec, &defaults, &occ, self.clock.now())
+            .into_iter()
+            .map(|step| NewJob {
                 kind: STEP_JOB.into(),
                 meeting_id: Some(m.spec.id.clone()),
                 due_at: step.due,
@@ -85,34 +112,8 @@ impl Service {
                     step.key(&occ),
                     step.kind.as_str()
                 ),
-            };
-            self.store.enqueue_job(&job).await.map_err(internal)?;
-            n += 1;
-        }
-        self.wake.notify_one();
-        Ok(n)
-    }
-
-    /// A meeting without a startDate: one start, now (once; `after` past now means it ran).
-    async fn plan_immediate(&self, m: &StoredMeeting, after: Timestamp) -> Result<usize, OpError> {
-        let now = self.clock.now();
-        if after > now {
-            return Ok(0);
-        }
-        let job = NewJob {
-            kind: STEP_JOB.into(),
-            meeting_id: Some(m.spec.id.clone()),
-            due_at: now,
-            payload: serde_json::json!({ "occurrence": IMMEDIATE, "step": StepKind::Start }),
-            unique_key: format!(
-                "{}/{IMMEDIATE}/start/{}",
-                m.spec.id,
-                m.updated_at.as_microsecond()
-            ),
-        };
-        self.store.enqueue_job(&job).await.map_err(internal)?;
-        self.wake.notify_one();
-        Ok(1)
+            })
+            .collect())
     }
 
     /// Run one claimed job at `now`.

@@ -9,8 +9,8 @@ use crate::domain::{
 };
 use crate::store::{
     ApiToken, AppliedEntry, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, JobState,
-    NewJob, OutboxEntry, OutboxFilter, OutboxRequest, OutboxState, Store, StoreError,
-    StoredMeeting,
+    NewJob, OutboxEntry, OutboxFilter, OutboxRequest, OutboxState, PlannedMeeting, Store,
+    StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -573,11 +573,39 @@ impl Store for MemoryStore {
 
     // --- command results
 
-    async fn record_applied(&self, entry: &AppliedEntry) -> Result<(), StoreError> {
-        self.lock()
-            .applied
-            .insert((entry.kind.clone(), entry.key.clone()), entry.clone());
+    async fn record_applied(&self, entries: &[AppliedEntry]) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        for e in entries {
+            state
+                .applied
+                .insert((e.kind.clone(), e.key.clone()), e.clone());
+        }
         Ok(())
+    }
+
+    async fn insert_meetings_planned(
+        &self,
+        batch: &[PlannedMeeting],
+        now: Timestamp,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(batch.len());
+        for m in batch {
+            match self.insert_meeting(&m.spec, MeetingPhase::New, now).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => {
+                    out.push(false);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            self.record_step(&m.spec.id, &m.step).await?;
+            for job in &m.jobs {
+                self.enqueue_job(job).await?;
+            }
+            self.append_audit(&m.audit).await?;
+            out.push(true);
+        }
+        Ok(out)
     }
 
     async fn applied_entries(&self) -> Result<Vec<AppliedEntry>, StoreError> {

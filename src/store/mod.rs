@@ -195,6 +195,16 @@ pub struct CommandResultRecord {
     pub results: Vec<crate::domain::outcome::ItemResult>,
 }
 
+/// A new meeting with everything scheduling it writes: its first step record, its planned jobs
+/// and its audit entry (a file with thousands of meetings is stored in one transaction).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedMeeting {
+    pub spec: MeetingSpec,
+    pub step: StepRecord,
+    pub jobs: Vec<NewJob>,
+    pub audit: AuditEntry,
+}
+
 /// What `apply` last applied from a declarative file: a server or meeting the file manages, or a
 /// command entry already run (with its result).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,6 +276,14 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Deletes the meeting with its steps and pending jobs.
     async fn delete_meeting(&self, id: &MeetingId) -> Result<bool, StoreError>;
+    /// Inserts new meetings (phase `new`) with their step record, jobs and audit entry, all or
+    /// nothing; per meeting, whether it was inserted (false: the id exists, or came earlier in
+    /// the batch — nothing of it is written).
+    async fn insert_meetings_planned(
+        &self,
+        batch: &[PlannedMeeting],
+        now: Timestamp,
+    ) -> Result<Vec<bool>, StoreError>;
 
     // --- step history
     /// Append unless the latest record of that step has the same code (seed semantics);
@@ -361,8 +379,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<CommandResultRecord>, StoreError>;
 
     // --- declarative files
-    /// Insert or replace the entry of (kind, key).
-    async fn record_applied(&self, entry: &AppliedEntry) -> Result<(), StoreError>;
+    /// Insert or replace the entries of their (kind, key), in one transaction.
+    async fn record_applied(&self, entries: &[AppliedEntry]) -> Result<(), StoreError>;
     /// Ordered by kind, then key.
     async fn applied_entries(&self) -> Result<Vec<AppliedEntry>, StoreError>;
     async fn forget_applied(&self, kind: &str, key: &str) -> Result<bool, StoreError>;

@@ -37,7 +37,7 @@ use crate::domain::{
 };
 use crate::store::{
     ApiToken, AppliedEntry, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, NewJob,
-    OutboxEntry, OutboxFilter, OutboxRequest, Store, StoreError, StoredMeeting,
+    OutboxEntry, OutboxFilter, OutboxRequest, PlannedMeeting, Store, StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -57,6 +57,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// SQLite serialises writers anyway; a few connections let reads run beside a write.
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
 const POSTGRES_MAX_CONNECTIONS: u32 = 8;
+/// Rows per multi-row statement in bulk writes: at most 7 columns × 500 = 3 500 parameters,
+/// well inside SQLite's 32 766 and PostgreSQL's 65 535.
+const BULK_ROWS: usize = 500;
 
 enum Pool {
     Sqlite(SqlitePool),
@@ -1046,30 +1049,181 @@ impl Store for SqlStore {
 
     // --- command results
 
-    async fn record_applied(&self, entry: &AppliedEntry) -> Result<(), StoreError> {
-        let result = entry
-            .result
-            .as_ref()
-            .map(|r| to_json("applied result", r))
-            .transpose()?;
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO applied_entries (kind, key, source, digest, result, applied_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, key) DO UPDATE SET \
-                 source = excluded.source, digest = excluded.digest, result = excluded.result, \
-                 applied_at = excluded.applied_at",
-            )
-            .bind(&entry.kind)
-            .bind(&entry.key)
-            .bind(&entry.source)
-            .bind(&entry.digest)
-            .bind(result.as_deref())
-            .bind(micros(entry.applied_at))
-            .execute(pool)
-            .await
-            .map(|_| ())
+    async fn record_applied(&self, entries: &[AppliedEntry]) -> Result<(), StoreError> {
+        const OP: &str = "record applied entries";
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let results: Vec<Option<String>> = entries
+            .iter()
+            .map(|e| {
+                e.result
+                    .as_ref()
+                    .map(|r| to_json("applied result", r))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool
+                .begin_with(dialect.begin_write())
+                .await
+                .map_err(error::statement(OP))?;
+            for (chunk, results) in entries.chunks(BULK_ROWS).zip(results.chunks(BULK_ROWS)) {
+                self.tally(1);
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO applied_entries (kind, key, source, digest, result, applied_at) ",
+                );
+                q.push_values(chunk.iter().zip(results), |mut row, (e, result)| {
+                    row.push_bind(&e.kind)
+                        .push_bind(&e.key)
+                        .push_bind(&e.source)
+                        .push_bind(&e.digest)
+                        .push_bind(result.as_deref())
+                        .push_bind(micros(e.applied_at));
+                });
+                q.push(
+                    " ON CONFLICT (kind, key) DO UPDATE SET source = excluded.source, \
+                     digest = excluded.digest, result = excluded.result, \
+                     applied_at = excluded.applied_at",
+                );
+                q.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(error::statement(OP))?;
+            }
+            self.tally(1);
+            tx.commit().await.map_err(error::statement(OP))
         })
-        .map_err(error::statement("record an applied entry"))
+    }
+
+    async fn insert_meetings_planned(
+        &self,
+        batch: &[PlannedMeeting],
+        now: Timestamp,
+    ) -> Result<Vec<bool>, StoreError> {
+        const OP: &str = "add meetings";
+        let specs: Vec<String> = batch
+            .iter()
+            .map(|m| to_json("meeting", &m.spec))
+            .collect::<Result<_, _>>()?;
+        let payloads: Vec<Vec<String>> = batch
+            .iter()
+            .map(|m| {
+                m.jobs
+                    .iter()
+                    .map(|j| to_json("job payload", &j.payload))
+                    .collect::<Result<_, _>>()
+            })
+            .collect::<Result<_, _>>()?;
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool
+                .begin_with(dialect.begin_write())
+                .await
+                .map_err(error::statement(OP))?;
+            // Which ids are taken: by the store, or earlier in the batch.
+            let mut taken = std::collections::HashSet::new();
+            for chunk in batch.chunks(BULK_ROWS) {
+                self.tally(1);
+                let mut q = sqlx::QueryBuilder::new("SELECT id FROM meetings WHERE id IN (");
+                let mut ids = q.separated(", ");
+                for m in chunk {
+                    ids.push_bind(m.spec.id.as_str());
+                }
+                q.push(")");
+                let found: Vec<String> = q
+                    .build_query_scalar()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(error::statement(OP))?;
+                taken.extend(found);
+            }
+            let mut inserted = Vec::with_capacity(batch.len());
+            for m in batch {
+                inserted.push(taken.insert(m.spec.id.to_string()));
+            }
+            let new: Vec<(usize, &PlannedMeeting)> = batch
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| inserted[*i])
+                .collect();
+            for chunk in new.chunks(BULK_ROWS) {
+                self.tally(1);
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO meetings (id, server_id, spec, phase, created_at, updated_at) ",
+                );
+                q.push_values(chunk, |mut row, (i, m)| {
+                    row.push_bind(m.spec.id.as_str())
+                        .push_bind(m.spec.server.as_str())
+                        .push_bind(&specs[*i])
+                        .push_bind(MeetingPhase::New.as_str())
+                        .push_bind(micros(now))
+                        .push_bind(micros(now));
+                });
+                q.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(error::statement(OP))?;
+                self.tally(1);
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO meeting_steps (meeting_id, step, code, message, at) ",
+                );
+                q.push_values(chunk, |mut row, (_, m)| {
+                    row.push_bind(m.spec.id.as_str())
+                        .push_bind(&m.step.step)
+                        .push_bind(i64::from(m.step.code))
+                        .push_bind(&m.step.message)
+                        .push_bind(micros(m.step.at));
+                });
+                q.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(error::statement(OP))?;
+                self.tally(1);
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log (at, actor, operation, target, result, detail) ",
+                );
+                q.push_values(chunk, |mut row, (_, m)| {
+                    row.push_bind(micros(m.audit.at))
+                        .push_bind(&m.audit.actor)
+                        .push_bind(&m.audit.operation)
+                        .push_bind(m.audit.target.as_deref())
+                        .push_bind(&m.audit.result)
+                        .push_bind(m.audit.detail.as_deref());
+                });
+                q.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(error::statement(OP))?;
+            }
+            let jobs: Vec<(&NewJob, &String)> = new
+                .iter()
+                .flat_map(|(i, m)| m.jobs.iter().zip(payloads[*i].iter()))
+                .collect();
+            for chunk in jobs.chunks(BULK_ROWS) {
+                self.tally(1);
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO jobs (kind, meeting_id, due_at, payload, unique_key, state, \
+                     attempts) ",
+                );
+                q.push_values(chunk, |mut row, (job, payload)| {
+                    row.push_bind(&job.kind)
+                        .push_bind(job.meeting_id.as_ref().map(MeetingId::as_str))
+                        .push_bind(micros(job.due_at))
+                        .push_bind(payload.as_str())
+                        .push_bind(&job.unique_key)
+                        .push_bind("pending")
+                        .push_bind(0_i64);
+                });
+                q.push(" ON CONFLICT (unique_key) DO NOTHING");
+                q.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(error::statement(OP))?;
+            }
+            self.tally(1);
+            tx.commit().await.map_err(error::statement(OP))?;
+            Ok(inserted)
+        })
     }
 
     async fn applied_entries(&self) -> Result<Vec<AppliedEntry>, StoreError> {
