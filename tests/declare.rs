@@ -510,3 +510,80 @@ async fn csv_imports_apply_once() {
     let (_, again) = w.plan(&files, PlanOptions::default()).await;
     assert!(!again.has_changes(), "{}", again.render());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_schedule_plans_exactly_what_one_schedule_plans() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let w = world(backend).await;
+        let server = w.write("server.yml", &w.server_block(&w.secret));
+        w.apply(&[server], PlanOptions::default()).await;
+        let spec = |id: &str| {
+            let mut m = MeetingSpec::new(id.parse().unwrap(), "bbb".parse().unwrap(), "Series");
+            m.start = Some(
+                schedulight::domain::meeting::seed_datetime::parse(&format!(
+                    "{}-03-02 10:15",
+                    next_year()
+                ))
+                .unwrap(),
+            );
+            m.time_zone = Some("Europe/Vienna".into());
+            m.recurrence = Some("FREQ=WEEKLY;COUNT=10".parse().unwrap());
+            m.reminder_minutes = Some(15);
+            m.pre_open_minutes = Some(30);
+            m.end_after_minutes = Some(90);
+            m
+        };
+        let admin = Actor::admin("file:test");
+        w.service
+            .execute(
+                &admin,
+                Operation::ScheduleMeeting {
+                    meeting: Box::new(spec("one")),
+                },
+            )
+            .await
+            .unwrap();
+        let results = w
+            .service
+            .schedule_meetings(&admin, vec![spec("bulk"), spec("one")])
+            .await;
+        assert!(results[0].is_ok(), "{results:?}");
+        assert!(
+            matches!(
+                results[1],
+                Err(schedulight::domain::OpError::AlreadyExists { .. })
+            ),
+            "{results:?}"
+        );
+        let jobs = |id: &str| {
+            let store = w.store.clone();
+            let id = id.to_string();
+            async move {
+                store
+                    .list_jobs(Some(&id.parse().unwrap()))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|j| (j.kind, j.due_at, j.payload, j.state))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let (one, bulk) = (jobs("one").await, jobs("bulk").await);
+        assert!(!one.is_empty());
+        assert_eq!(one, bulk, "{backend:?}");
+        let steps = |h: Vec<schedulight::domain::StepRecord>| {
+            h.into_iter()
+                .map(|s| (s.step, s.code, s.message))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            steps(w.store.step_history(&"one".parse().unwrap()).await.unwrap()),
+            steps(
+                w.store
+                    .step_history(&"bulk".parse().unwrap())
+                    .await
+                    .unwrap()
+            )
+        );
+    }
+}
