@@ -587,3 +587,76 @@ async fn a_bulk_schedule_plans_exactly_what_one_schedule_plans() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemons_runs_are_reported_to_the_admin_room() {
+    use schedulight::declare::watch::{FileWatcher, RunResult};
+    use schedulight::domain::operation::MailFilter;
+    use schedulight::domain::{Channel, NoticeKind};
+    use schedulight::store::OutboxFilter;
+    let w = world(Backend::Sqlite).await;
+    let file = w.write("semester.yml", &w.semester());
+    let mut watcher = FileWatcher::new(
+        w.service.clone(),
+        vec![file.clone()],
+        PlanOptions::default(),
+        LoadSettings::default(),
+        Vec::new(),
+        Some("#bbb-admins:uni.example".into()),
+    );
+    let first = watcher.apply_now("start").await;
+    assert_eq!(
+        first,
+        RunResult::Applied {
+            changes: 4,
+            failed: 0
+        }
+    );
+    assert!(!watcher.changed(), "nothing moved since");
+    assert_eq!(watcher.apply_now("SIGHUP").await, RunResult::Unchanged);
+    std::fs::write(
+        &file,
+        w.semester()
+            .replace("meetingName: Algebra", "meetingName: ["),
+    )
+    .unwrap();
+    assert!(watcher.changed());
+    let refused = watcher.apply_now("a file changed").await;
+    assert!(
+        matches!(&refused, RunResult::Refused(e) if e.contains("semester.yml:")),
+        "{refused:?}"
+    );
+    let notices = w
+        .store
+        .list_outbox(&OutboxFilter {
+            state: MailFilter::All,
+            channel: Some(Channel::Chat),
+            meeting: None,
+        })
+        .await
+        .unwrap();
+    let texts: Vec<&str> = notices
+        .iter()
+        .filter(|n| n.request.kind == NoticeKind::FilesApplied)
+        .map(|n| {
+            assert_eq!(n.request.recipient, "#bbb-admins:uni.example");
+            n.request.data["text"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        texts.len(),
+        2,
+        "the applied plan and the refusal; not the empty run"
+    );
+    assert!(
+        texts[0].contains("+ meeting lecture: scheduled"),
+        "{}",
+        texts[0]
+    );
+    assert!(
+        texts[1].starts_with("Not applied (a file changed)"),
+        "{}",
+        texts[1]
+    );
+    assert!(!texts.concat().contains(&w.secret));
+}
