@@ -608,9 +608,12 @@ async fn doctor_checks_the_installation() {
         .collect();
     assert!(statuses.contains(&"problem") && statuses.contains(&"warning"));
 
-    // Mail on: the SMTP host must accept connections.
-    let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = smtp.local_addr().unwrap().port();
+    // Mail on: the SMTP server must greet and let us in (a real one, on loopback).
+    let sink = schedulight::testkit::smtp::SmtpSink::start(
+        schedulight::testkit::smtp::SinkOptions::default(),
+    )
+    .expect("SMTP server");
+    let port = sink.port();
     let base = std::fs::read_to_string(land.wd.path().join("bot-config.yml")).unwrap();
     land.wd.write(
         "mail-on.yml",
@@ -621,11 +624,11 @@ async fn doctor_checks_the_installation() {
     let run = land.wd.run(&["--config", "mail-on.yml", "doctor"]).await;
     assert!(
         run.stdout.contains(&format!(
-            "✓ SMTP (mail.host): 127.0.0.1:{port} accepts connections"
+            "✓ SMTP (mail.host): 127.0.0.1:{port} (plain) greeted (EHLO)"
         )),
         "{run:#?}"
     );
-    drop(smtp);
+    drop(sink);
     let run = land.wd.run(&["--config", "mail-on.yml", "doctor"]).await;
     assert!(run.stdout.contains("✗ SMTP (mail.host)"), "{}", run.stdout);
     // The global switch is reported.

@@ -518,7 +518,8 @@ impl MatrixSink {
     }
 }
 
-const SESSION_FILE: &str = "session.json";
+/// The saved login in `store_dir` (user, device and access token).
+pub const SESSION_FILE: &str = "session.json";
 
 async fn build_client(config: &MatrixConfig) -> Result<Client, BotError> {
     let passphrase = config.store_passphrase.as_ref().map(|p| p.expose());
@@ -625,7 +626,7 @@ fn create_private_dir(dir: &Path) -> Result<(), BotError> {
     Ok(())
 }
 
-fn read_session(path: &Path) -> Result<Option<MatrixSession>, BotError> {
+pub(crate) fn read_session(path: &Path) -> Result<Option<MatrixSession>, BotError> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)

@@ -300,6 +300,20 @@ impl SmtpPool {
         Ok(transport)
     }
 
+    /// Connect, greet (EHLO), secure and log in as a send would, then quit: whether mail to
+    /// `target` would get through. Nothing is sent.
+    pub async fn probe(&self, target: &SmtpTarget) -> Result<(), SendError> {
+        let transport = self.transport(target)?;
+        match transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendError::Transient(format!(
+                "SMTP {}: the server did not answer NOOP",
+                target.describe()
+            ))),
+            Err(e) => Err(classify(target, &e)),
+        }
+    }
+
     /// Hand one message to the server; returns its reply (`250 …`).
     pub async fn send(&self, target: &SmtpTarget, message: &Message) -> Result<String, SendError> {
         let transport = self.transport(target)?;

@@ -72,7 +72,8 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     )
     if ok:
         session.schedulight_login = args.user
-    return AuthResult(success=ok)
+    # handled=False: aiosmtpd then answers a refusal with 535 (its default leaves the client waiting).
+    return AuthResult(success=ok, handled=False)
 
 
 context = None
