@@ -84,3 +84,52 @@ pub async fn open_store(location: &StoreLocation) -> anyhow::Result<SqlStore> {
         .await
         .map_err(|e| anyhow::anyhow!("{e} (store: {})", location.describe()))
 }
+
+/// The single-instance guard of a SQLite store: `schedulight run` holds an exclusive lock on
+/// `<store>.lock` for as long as it runs, so a second daemon on the same file is refused (two
+/// would each run every job: SQLite serves one instance; PostgreSQL serves several). One-shot
+/// commands do not take it. Dropped with the returned file.
+pub fn lock_single_instance(location: &StoreLocation) -> anyhow::Result<Option<std::fs::File>> {
+    let StoreLocation::Sqlite(path) = location else {
+        return Ok(None);
+    };
+    if path.as_os_str() == ":memory:" || path.to_string_lossy().contains("mode=memory") {
+        return Ok(None);
+    }
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::Write;
+            let _ = file.set_len(0);
+            let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
+            Ok(Some(file))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
+            let holder = holder.trim();
+            anyhow::bail!(
+                "another `schedulight run` uses the SQLite store {}{}; a SQLite store serves one \
+                 instance — stop the other, or put both on PostgreSQL (store.location: \
+                 postgres://…) to run several",
+                path.display(),
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                }
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::anyhow!("cannot lock {}: {e}", lock_path.display()))
+        }
+    }
+}

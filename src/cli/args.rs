@@ -75,6 +75,9 @@ pub enum Command {
     /// Write the store's servers and meetings as a file in the original's format that `plan`
     /// shows as unchanged; secrets go to files named by `*_FILE` keys.
     Export(ExportArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell), e.g.
+    /// `schedulight completions bash > /etc/bash_completion.d/schedulight`.
+    Completions { shell: clap_complete::Shell },
     /// Run one chat command through the bot's parser, permission check, executor and replies,
     /// and print the reply (`SCHEDULIGHT_NOW=<RFC 3339>` fixes the clock).
     Chat(ChatArgs),

@@ -40,6 +40,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BbbSim(args) => demo::bbb_sim(args).await,
         Command::Chat(args) => chat(cli.config.as_deref(), args, json).await,
         Command::Demo(args) => demo::demo(args).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = args::Cli::command();
+            clap_complete::generate(shell, &mut cmd, "schedulight", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plan(args) => Ok(files::plan(cli.config.as_deref(), args, json).await),
         Command::Apply(args) => Ok(files::apply(cli.config.as_deref(), args, json).await),
         Command::Export(args) => files::export(cli.config.as_deref(), args, json).await,
@@ -345,6 +351,7 @@ fn check_config(config: Option<&Path>, files: Vec<PathBuf>) -> ExitCode {
 
 async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
+    let _instance = crate::app::lock_single_instance(&config.store.location)?;
     let (app, sql) = App::build_sql(config).await?;
     let servers = app.store.list_servers().await?.len();
     let listen = app.config.api.listen;
