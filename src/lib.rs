@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod declare;
+pub mod docs;
 pub mod domain;
 pub mod greenlight;
 pub mod mail;

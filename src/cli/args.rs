@@ -75,6 +75,14 @@ pub enum Command {
     /// Write the store's servers and meetings as a file in the original's format that `plan`
     /// shows as unchanged; secrets go to files named by `*_FILE` keys.
     Export(ExportArgs),
+    /// Write the generated reference documents (chat commands, YAML reference and its JSON
+    /// Schema, OpenAPI) into a directory; `--check` only says whether they are current.
+    Docs {
+        #[arg(long, default_value = "docs")]
+        out: PathBuf,
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell), e.g.
     /// `schedulight completions bash > /etc/bash_completion.d/schedulight`.
     Completions { shell: clap_complete::Shell },

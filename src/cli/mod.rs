@@ -40,6 +40,26 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BbbSim(args) => demo::bbb_sim(args).await,
         Command::Chat(args) => chat(cli.config.as_deref(), args, json).await,
         Command::Demo(args) => demo::demo(args).await,
+        Command::Docs { out, check } => {
+            if check {
+                let stale = crate::docs::stale(&out);
+                if stale.is_empty() {
+                    println!("{}: current", out.display());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                eprintln!(
+                    "stale in {}: {} — run `schedulight docs --out {}`",
+                    out.display(),
+                    stale.join(", "),
+                    out.display()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            for name in crate::docs::write_all(&out)? {
+                println!("wrote {}", out.join(name).display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = args::Cli::command();
