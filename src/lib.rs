@@ -14,6 +14,7 @@ pub mod docs;
 pub mod domain;
 pub mod greenlight;
 pub mod mail;
+pub mod migrate;
 pub mod scheduler;
 pub mod service;
 pub mod store;

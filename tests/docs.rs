@@ -27,8 +27,7 @@ fn the_docs_cover_every_command_key_and_route() {
     }
     let served = schedulight::api::openapi();
     let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(docs.join("openapi.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(docs.join("openapi.json")).unwrap()).unwrap();
     assert_eq!(written, served);
     for name in ["user-guide.md", "README.md"] {
         assert!(docs.join(name).exists(), "{name}");

@@ -75,6 +75,16 @@ pub enum Command {
     /// Write the store's servers and meetings as a file in the original's format that `plan`
     /// shows as unchanged; secrets go to files named by `*_FILE` keys.
     Export(ExportArgs),
+    /// Move over from the Python scheduLight: read its Redis store (servers, meetings, step
+    /// status, queued mails) and import it, keeping what was done; prints what was imported and
+    /// skipped. Its config.yml and CSV files load with `plan` / `apply`.
+    ImportRedis {
+        /// redis://host:port/db of the original (it used redis://localhost:6380/1).
+        url: String,
+        /// Read and report; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write the generated reference documents (chat commands, YAML reference and its JSON
     /// Schema, OpenAPI) into a directory; `--check` only says whether they are current.
     Docs {

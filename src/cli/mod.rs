@@ -40,6 +40,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BbbSim(args) => demo::bbb_sim(args).await,
         Command::Chat(args) => chat(cli.config.as_deref(), args, json).await,
         Command::Demo(args) => demo::demo(args).await,
+        Command::ImportRedis { url, dry_run } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            let state = crate::migrate::read(&url).await?;
+            let report = crate::migrate::import(
+                &app.service,
+                &Actor::admin(format!("import:{}", local_actor())),
+                state,
+                app.config.mail.send_emails,
+                dry_run,
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render(&redact_url(&url), dry_run));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Docs { out, check } => {
             if check {
                 let stale = crate::docs::stale(&out);
@@ -234,6 +252,17 @@ pub(crate) fn print_result(result: &Result<Outcome, OpError>, json: bool, opts: 
         (Err(e), false) => eprint!("{}", render::error(e)),
         (Ok(o), true) => println!("{}", serde_json::to_string_pretty(o).unwrap_or_default()),
         (Err(e), true) => println!("{}", serde_json::to_string_pretty(e).unwrap_or_default()),
+    }
+}
+
+/// A URL without its password, for output.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 

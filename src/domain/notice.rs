@@ -63,10 +63,13 @@ pub enum NoticeKind {
     Failed,
     /// Chat: the daemon applied its declarative files (or refused broken ones).
     FilesApplied,
+    /// A mail the Python scheduLight had queued (already rendered), moved over by
+    /// `import-redis` without the SMTP credentials it carried.
+    ImportedMail,
 }
 
 impl NoticeKind {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::OwnerInfo,
         Self::OwnerReminder,
         Self::OwnerStarted,
@@ -85,6 +88,7 @@ impl NoticeKind {
         Self::Missed,
         Self::Failed,
         Self::FilesApplied,
+        Self::ImportedMail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +111,7 @@ impl NoticeKind {
             Self::Missed => "missed",
             Self::Failed => "failed",
             Self::FilesApplied => "files_applied",
+            Self::ImportedMail => "imported_mail",
         }
     }
 

@@ -249,6 +249,9 @@ pub async fn render_request(
     let recipient: Email = request.recipient.parse().map_err(|_| {
         RenderError::Unusable(format!("{:?} is not an e-mail address", request.recipient))
     })?;
+    if request.kind == NoticeKind::ImportedMail {
+        return imported(request, recipient);
+    }
     let world = World::load(service, request).await?;
     let lang = overrides.language.unwrap_or(mail.language);
     let recipient_name = request.data["recipientName"]
@@ -299,6 +302,68 @@ pub async fn render_request(
         calendar,
         server: world.server.as_ref().map(|s| s.id.clone()),
     })
+}
+
+/// A mail the original rendered and queued: its text is `Subject: …`, a blank line, the body
+/// (HTML unless it said `contentType: plain`).
+fn imported(request: &OutboxRequest, to: Email) -> Result<RenderedMail, RenderError> {
+    let d = &request.data;
+    let from: Email = d["from"]
+        .as_str()
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| RenderError::Unusable("the imported mail has no sender address".into()))?;
+    let text = d["text"].as_str().unwrap_or_default();
+    let (subject, body) = match text.split_once("\n\n") {
+        Some((head, body)) if head.trim_start().starts_with("Subject:") => (
+            head.trim_start()
+                .trim_start_matches("Subject:")
+                .trim()
+                .to_string(),
+            body.to_string(),
+        ),
+        _ => (String::new(), text.to_string()),
+    };
+    let plain = d["contentType"].as_str() == Some("plain");
+    let mailbox = |name: &str, email: Email| Mailbox {
+        name: Some(name.to_string()).filter(|n| !n.is_empty()),
+        email,
+    };
+    Ok(RenderedMail {
+        message_id: message_id(&request.unique_key, &from),
+        from: mailbox(d["fromName"].as_str().unwrap_or_default(), from),
+        to: mailbox(d["toName"].as_str().unwrap_or_default(), to),
+        subject,
+        text: if plain {
+            body.clone()
+        } else {
+            html_to_text(&body)
+        },
+        html: (!plain).then_some(body),
+        calendar: None,
+        server: d["server"].as_str().and_then(|s| s.parse().ok()),
+    })
+}
+
+/// A readable plain part for an HTML body: tags dropped, breaks kept.
+fn html_to_text(html: &str) -> String {
+    let with_breaks = html
+        .replace("<br>", "\n")
+        .replace("<br/>", "\n")
+        .replace("<br />", "\n")
+        .replace("</p>", "\n\n");
+    let mut out = String::with_capacity(with_breaks.len());
+    let mut in_tag = false;
+    for c in with_breaks.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
 }
 
 /// The meeting and server a request is about, as they are now.

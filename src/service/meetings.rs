@@ -534,6 +534,17 @@ impl Service {
         Ok(())
     }
 
+    /// When `start` (a meeting's civil start) is, in the meeting's zone; None when the zone or
+    /// the time is impossible.
+    pub fn meeting_start(
+        &self,
+        spec: &MeetingSpec,
+        start: &jiff::civil::DateTime,
+    ) -> Option<jiff::Timestamp> {
+        let zone = self.zone_of(spec).ok()?;
+        start.to_zoned(zone).ok().map(|z| z.timestamp())
+    }
+
     pub(super) fn zone_of(&self, spec: &MeetingSpec) -> Result<jiff::tz::TimeZone, OpError> {
         match &spec.time_zone {
             None => Ok(self.settings.default_time_zone.clone()),

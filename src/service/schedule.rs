@@ -47,6 +47,11 @@ impl JobError {
 
 impl Service {
     /// Plan a meeting's current or next occurrence into jobs, replacing its pending ones.
+    /// Plan a stored meeting's future steps afresh (after an import wrote it directly).
+    pub async fn replan_meeting(&self, id: &MeetingId) -> Result<usize, OpError> {
+        self.replan(id).await
+    }
+
     pub(super) async fn replan(&self, id: &MeetingId) -> Result<usize, OpError> {
         self.store.cancel_jobs(id).await.map_err(internal)?;
         let m = self.meeting(id).await?;

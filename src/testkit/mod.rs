@@ -3,5 +3,6 @@
 
 pub mod pg;
 pub mod python;
+pub mod redis;
 pub mod smtp;
 pub mod synapse;
