@@ -426,7 +426,10 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     );
     // One shutdown signal for both: the HTTP listener and the scheduler stop together.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let engine = crate::scheduler::engine::Engine::new(app.service.clone());
+    let engine = crate::scheduler::engine::Engine::new(app.service.clone()).with_lease(
+        jiff::SignedDuration::try_from(app.config.scheduler_lease)
+            .unwrap_or(crate::scheduler::engine::DEFAULT_LEASE),
+    );
     let wake = app.service.wake();
     let mut engine_stop = stop_rx.clone();
     let scheduler = tokio::spawn(async move {

@@ -33,7 +33,9 @@ pub(crate) const APP_KEYS: &[&str] = &[
     "logging",
     "streaming",
     "files",
+    "scheduler",
 ];
+const SCHEDULER_KEYS: &[&str] = &["lease_seconds"];
 const FILES_KEYS: &[&str] = &["apply", "prune", "csv", "report_room"];
 const CSV_KEYS: &[&str] = &[
     "social_uid",
@@ -132,6 +134,9 @@ pub struct AppConfig {
     pub streaming: StreamingConfig,
     /// Declarative files the daemon applies, and how CSV imports are read.
     pub files: FilesConfig,
+    /// How long a step a daemon claimed stays its own: when it dies, another daemon on the
+    /// same PostgreSQL store takes the step over after this.
+    pub scheduler_lease: std::time::Duration,
 }
 
 /// `files:` — what `run` applies at start, on SIGHUP and when the files change.
@@ -441,6 +446,7 @@ impl Default for AppConfig {
             logging: LoggingConfig::default(),
             streaming: StreamingConfig::default(),
             files: FilesConfig::default(),
+            scheduler_lease: std::time::Duration::from_secs(120),
         }
     }
 }
@@ -650,6 +656,19 @@ fn read_app(ctx: &mut Ctx, root: &Node) -> AppConfig {
     }
     if let Some(f) = section(ctx, "files", FILES_KEYS) {
         read_files(ctx, &f, &mut config.files);
+    }
+    if let Some(f) = section(ctx, "scheduler", SCHEDULER_KEYS)
+        && let Some(n) = f.checked(
+            ctx,
+            "lease_seconds",
+            "use 5 to 3600 seconds (default 120)",
+            |s| match s.trim().parse::<u64>() {
+                Ok(n) if (5..=3600).contains(&n) => Ok(n),
+                _ => Err(format!("{s:?} is not 5 to 3600 seconds")),
+            },
+        )
+    {
+        config.scheduler_lease = std::time::Duration::from_secs(n);
     }
     config.servers = read_servers(ctx, &top);
     config

@@ -11,17 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How long a claimed job stays ours before another worker may take it (crash recovery).
-const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// How long a claimed job stays ours before another worker may take it (crash recovery), unless
+/// `scheduler.lease_seconds` says otherwise.
+pub const DEFAULT_LEASE: SignedDuration = SignedDuration::from_secs(120);
 /// Meetings whose jobs run at the same time.
 const PARALLEL: usize = 32;
 /// Jobs claimed per step.
 const BATCH: u32 = 256;
-/// Longest sleep when nothing is due: a safety net, not a poll (definition changes wake us).
-/// No longer than the lease: a job a killed worker held is not pending, so no due time wakes
-/// us for it; sleeping at most one lease reclaims it at most one lease after it ran out.
-const MAX_IDLE: Duration = Duration::from_secs(120);
-const _: () = assert!(MAX_IDLE.as_secs() as i64 <= LEASE.as_secs());
+// The longest sleep when nothing is due is the lease: a safety net, not a poll (definition
+// changes wake us). A job a killed worker held is not pending, so no due time wakes us for it;
+// sleeping at most one lease reclaims it at most one lease after it ran out.
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StepReport {
@@ -33,19 +32,34 @@ pub struct StepReport {
 pub struct Engine {
     service: Service,
     worker: String,
+    lease: SignedDuration,
 }
 
 impl Engine {
     pub fn new(service: Service) -> Self {
         let worker = format!("{}-{}", hostname(), std::process::id());
-        Self { service, worker }
+        Self {
+            service,
+            worker,
+            lease: DEFAULT_LEASE,
+        }
+    }
+
+    /// Another lease: how soon the jobs of a daemon that died go to the others.
+    pub fn with_lease(mut self, lease: SignedDuration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    fn max_idle(&self) -> Duration {
+        Duration::try_from(self.lease).unwrap_or(Duration::from_secs(120))
     }
 
     /// Run every job due at `now`.
     pub async fn step(&self, now: Timestamp) -> Result<StepReport, OpError> {
         let store = self.service.store().clone();
         let jobs = store
-            .claim_due_jobs(now, &self.worker, now + LEASE, BATCH)
+            .claim_due_jobs(now, &self.worker, now + self.lease, BATCH)
             .await
             .map_err(crate::service::internal_error)?;
         // Different meetings run side by side (a thousand lectures at 10:00 must not queue
@@ -140,8 +154,8 @@ impl Engine {
                     .duration_since(self.service.now())
                     .try_into()
                     .unwrap_or(Duration::ZERO)
-                    .min(MAX_IDLE),
-                Ok(None) => MAX_IDLE,
+                    .min(self.max_idle()),
+                Ok(None) => self.max_idle(),
                 Err(_) => Duration::from_secs(5),
             };
             tokio::select! {
