@@ -94,6 +94,7 @@ macro_rules! suite {
 }
 
 suite!(
+    leases_have_one_holder_and_events_one_handler,
     meetings_inserted_in_bulk_with_their_plans,
     applied_entries_replace_and_forget,
     servers_upsert_list_delete,
@@ -1239,6 +1240,65 @@ async fn chat_zones_and_confirmations(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------- SQL-only behaviour
+
+async fn leases_have_one_holder_and_events_one_handler(store: Arc<dyn Store>) {
+    assert_eq!(store.lease("matrix-sync").await.unwrap(), None);
+    assert!(
+        store
+            .acquire_lease("matrix-sync", "a", t(15), t(0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_lease("matrix-sync", "b", t(20), t(10))
+            .await
+            .unwrap(),
+        "a holds it"
+    );
+    assert!(
+        store
+            .acquire_lease("matrix-sync", "a", t(25), t(10))
+            .await
+            .unwrap(),
+        "renewed"
+    );
+    assert_eq!(
+        store.lease("matrix-sync").await.unwrap(),
+        Some(("a".to_string(), t(25)))
+    );
+    assert!(
+        !store
+            .acquire_lease("matrix-sync", "b", t(35), t(20))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acquire_lease("matrix-sync", "b", t(40), t(26))
+            .await
+            .unwrap(),
+        "ran out"
+    );
+    store.release_lease("matrix-sync", "a").await.unwrap();
+    assert_eq!(
+        store.lease("matrix-sync").await.unwrap().unwrap().0,
+        "b",
+        "a cannot release b's"
+    );
+    store.release_lease("matrix-sync", "b").await.unwrap();
+    assert!(
+        store
+            .acquire_lease("matrix-sync", "c", t(50), t(27))
+            .await
+            .unwrap(),
+        "free again"
+    );
+
+    assert!(store.claim_event("$event1", t(1)).await.unwrap());
+    assert!(!store.claim_event("$event1", t(2)).await.unwrap());
+    assert!(store.claim_event("$event2", t(2)).await.unwrap());
+}
 
 async fn meetings_inserted_in_bulk_with_their_plans(store: Arc<dyn Store>) {
     add_meeting(&store, "taken").await;

@@ -45,6 +45,8 @@ struct State {
     command_results: BTreeMap<i64, CommandResultRecord>,
     chat_zones: BTreeMap<String, String>,
     applied: BTreeMap<(String, String), AppliedEntry>,
+    leases: BTreeMap<String, (String, Timestamp)>,
+    handled: std::collections::BTreeSet<String>,
     chat_pending: BTreeMap<i64, ChatPending>,
     last_pending: i64,
     tokens: BTreeMap<i64, ApiToken>,
@@ -572,6 +574,42 @@ impl Store for MemoryStore {
     }
 
     // --- command results
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let free = match state.leases.get(name) {
+            None => true,
+            Some((h, u)) => h == holder || *u < now,
+        };
+        if free {
+            state
+                .leases
+                .insert(name.to_string(), (holder.to_string(), until));
+        }
+        Ok(free)
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<(String, Timestamp)>, StoreError> {
+        Ok(self.lock().leases.get(name).cloned())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.leases.get(name).is_some_and(|(h, _)| h == holder) {
+            state.leases.remove(name);
+        }
+        Ok(())
+    }
+
+    async fn claim_event(&self, event_id: &str, _at: Timestamp) -> Result<bool, StoreError> {
+        Ok(self.lock().handled.insert(event_id.to_string()))
+    }
 
     async fn record_applied(&self, entries: &[AppliedEntry]) -> Result<(), StoreError> {
         let mut state = self.lock();

@@ -378,6 +378,23 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> Result<Vec<CommandResultRecord>, StoreError>;
 
+    // --- several daemons: leases and handled chat events
+    /// Take or renew the lease `name` for `holder` until `until`; true when `holder` holds it
+    /// now (it was free, ran out before `now`, or was already its own).
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// The lease's holder and end, if anybody ever held it.
+    async fn lease(&self, name: &str) -> Result<Option<(String, Timestamp)>, StoreError>;
+    /// Give the lease up (only its holder can).
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+    /// True for the first caller with this event id: that one handles the event.
+    async fn claim_event(&self, event_id: &str, at: Timestamp) -> Result<bool, StoreError>;
+
     // --- declarative files
     /// Insert or replace the entries of their (kind, key), in one transaction.
     async fn record_applied(&self, entries: &[AppliedEntry]) -> Result<(), StoreError>;

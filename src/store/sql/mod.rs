@@ -1049,6 +1049,76 @@ impl Store for SqlStore {
 
     // --- command results
 
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+                 WHERE leases.holder = excluded.holder OR leases.until < $4",
+            )
+            .bind(name)
+            .bind(holder)
+            .bind(micros(until))
+            .bind(micros(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+        })
+        .map_err(error::statement("take a lease"))
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<(String, Timestamp)>, StoreError> {
+        let row: Option<(String, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT holder, until FROM leases WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(error::statement("read a lease"))?;
+        row.map(|(holder, until)| {
+            Timestamp::from_microsecond(until)
+                .map(|t| (holder, t))
+                .map_err(|e| StoreError::Corrupt {
+                    what: format!("lease {name}"),
+                    reason: e.to_string(),
+                })
+        })
+        .transpose()
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+                .bind(name)
+                .bind(holder)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .map_err(error::statement("release a lease"))
+    }
+
+    async fn claim_event(&self, event_id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO handled_events (event_id, at) VALUES ($1, $2) \
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(event_id)
+            .bind(micros(at))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+        })
+        .map_err(error::statement("claim a chat event"))
+    }
+
     async fn record_applied(&self, entries: &[AppliedEntry]) -> Result<(), StoreError> {
         const OP: &str = "record applied entries";
         if entries.is_empty() {
