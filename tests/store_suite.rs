@@ -1298,6 +1298,12 @@ async fn leases_have_one_holder_and_events_one_handler(store: Arc<dyn Store>) {
     assert!(store.claim_event("$event1", t(1)).await.unwrap());
     assert!(!store.claim_event("$event1", t(2)).await.unwrap());
     assert!(store.claim_event("$event2", t(2)).await.unwrap());
+    assert_eq!(store.forget_events_before(t(2)).await.unwrap(), 1);
+    assert!(
+        store.claim_event("$event1", t(3)).await.unwrap(),
+        "forgotten"
+    );
+    assert!(!store.claim_event("$event2", t(3)).await.unwrap(), "kept");
 }
 
 async fn meetings_inserted_in_bulk_with_their_plans(store: Arc<dyn Store>) {

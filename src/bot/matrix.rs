@@ -34,6 +34,15 @@ use std::time::Duration;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Server-side long-poll of one sync.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Only the daemon holding this lease syncs (several daemons on one PostgreSQL store).
+const SYNC_LEASE: &str = "matrix-sync";
+/// How long the leadership lasts without renewal: a daemon that dies hands over after this.
+const LEASE_TTL: jiff::SignedDuration = jiff::SignedDuration::from_secs(15);
+/// The leader renews this often; a standby tries to take over this often.
+const LEASE_RENEW: Duration = Duration::from_secs(4);
+const STANDBY_POLL: Duration = Duration::from_secs(2);
+/// After a takeover, commands up to this old that no daemon handled are answered.
+const TAKEOVER_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
@@ -106,32 +115,135 @@ impl MatrixBot {
         &self.client
     }
 
-    /// Sync until `shutdown` resolves: skip the backlog, join the configured rooms, accept
-    /// invites from allowed users, post room notices.
+    /// Sync until `shutdown` resolves: join the configured rooms, accept invites from allowed
+    /// users, answer commands, post room notices — while this daemon holds the `matrix-sync`
+    /// lease. Several daemons on one PostgreSQL store each log in as their own device of the bot
+    /// account; one syncs, the others wait and take over within seconds when it stops renewing.
+    /// Commands are answered from the moment of the start (the backlog is skipped), or after a
+    /// takeover from where the previous leader stopped; a command is answered by the first
+    /// daemon that claims its event, so none is answered twice.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), BotError> {
-        // Invites are answered from the first sync on (also those made while the bot was
-        // away); commands are not: the first sync only catches up.
+        tokio::pin!(shutdown);
+        let holder = format!(
+            "{}/{}",
+            self.client
+                .device_id()
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            std::process::id()
+        );
+        // Wall-clock time: leases are shared between processes and compared with the homeserver's
+        // event times (the service's clock may be a test's).
+        let answer_from = Arc::new(std::sync::Mutex::new(jiff::Timestamp::now()));
         self.add_invite_handler();
-        let first = self
-            .client
-            .sync_once(SyncSettings::default())
-            .await
-            .map_err(matrix_err)?;
-        self.set_up_recovery().await;
-        self.join_configured_rooms().await;
-        // Registered after the first sync: commands from before the start are not run.
-        self.add_message_handler();
+        self.add_message_handler(answer_from.clone());
         self.add_reaction_handler();
-        let notices = tokio::spawn(self.clone().notice_loop());
-        let result = tokio::select! {
-            r = self.sync_forever(first.next_batch) => r,
-            () = shutdown => Ok(()),
-        };
-        notices.abort();
-        result
+        let mut set_up = false;
+        loop {
+            let from = tokio::select! {
+                f = self.become_leader(&holder) => f,
+                () = &mut shutdown => return Ok(()),
+            };
+            *answer_from.lock().unwrap_or_else(|e| e.into_inner()) = from;
+            tracing::info!(%holder, answer_from = %from, "this daemon runs the Matrix sync");
+            let first = self
+                .client
+                .sync_once(SyncSettings::default())
+                .await
+                .map_err(matrix_err)?;
+            if !set_up {
+                self.set_up_recovery().await;
+                self.join_configured_rooms().await;
+                set_up = true;
+            }
+            let notices = tokio::spawn(self.clone().notice_loop());
+            let outcome = tokio::select! {
+                r = self.sync_forever(first.next_batch) => Some(r),
+                () = self.keep_lease(&holder) => None,
+                () = &mut shutdown => {
+                    notices.abort();
+                    let _ = self.service.store().release_lease(SYNC_LEASE, &holder).await;
+                    return Ok(());
+                }
+            };
+            notices.abort();
+            match outcome {
+                Some(r) => {
+                    let _ = self
+                        .service
+                        .store()
+                        .release_lease(SYNC_LEASE, &holder)
+                        .await;
+                    return r;
+                }
+                None => tracing::warn!(%holder, "lost the Matrix sync lease; standing by"),
+            }
+        }
+    }
+
+    /// Waits until this daemon holds the sync lease; returns from when commands are answered:
+    /// now on a fresh start, or where the previous holder stopped renewing after a takeover.
+    async fn become_leader(&self, holder: &str) -> jiff::Timestamp {
+        let store = self.service.store();
+        let mut said = false;
+        loop {
+            let now = jiff::Timestamp::now();
+            let previous = store.lease(SYNC_LEASE).await.ok().flatten();
+            match store
+                .acquire_lease(SYNC_LEASE, holder, now + LEASE_TTL, now)
+                .await
+            {
+                Ok(true) => {
+                    return match previous {
+                        Some((h, until)) if h != holder && until > now - TAKEOVER_WINDOW => {
+                            (until - LEASE_TTL).max(now - TAKEOVER_WINDOW)
+                        }
+                        _ => now,
+                    };
+                }
+                Ok(false) if !said => {
+                    said = true;
+                    tracing::info!(%holder, "another daemon runs the Matrix sync; standing by");
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the Matrix sync lease"),
+            }
+            tokio::time::sleep(STANDBY_POLL).await;
+        }
+    }
+
+    /// Renews the lease until it cannot (another daemon took it): then returns.
+    async fn keep_lease(&self, holder: &str) {
+        let store = self.service.store();
+        let mut failures = 0;
+        let mut rounds = 0u32;
+        loop {
+            tokio::time::sleep(LEASE_RENEW).await;
+            let now = jiff::Timestamp::now();
+            rounds += 1;
+            if rounds % 900 == 1 {
+                // About hourly: claims older than a takeover could need.
+                let _ = store.forget_events_before(now - TAKEOVER_WINDOW * 2).await;
+            }
+            match store
+                .acquire_lease(SYNC_LEASE, holder, now + LEASE_TTL, now)
+                .await
+            {
+                Ok(true) => failures = 0,
+                Ok(false) => return,
+                Err(e) => {
+                    // The store away for a moment: keep going while the lease lasts.
+                    failures += 1;
+                    tracing::warn!(error = %e, "cannot renew the Matrix sync lease");
+                    if failures * LEASE_RENEW.as_secs() as i64 >= LEASE_TTL.as_secs() - 2 {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// Long-poll the homeserver, one sync after the other. Not the SDK's `Client::sync`: it
@@ -221,14 +333,33 @@ impl MatrixBot {
 
     /// Commands: each is handled in its own task (BBB and Greenlight calls must not hold up
     /// the sync loop).
-    fn add_message_handler(&self) {
+    /// Commands sent from `answer_from` on, each handled by the one daemon that claims it.
+    fn add_message_handler(&self, answer_from: Arc<std::sync::Mutex<jiff::Timestamp>>) {
         let front = self.front.clone();
+        let store = self.service.store().clone();
+        let now = jiff::Timestamp::now;
         self.client.add_event_handler(
             move |ev: OriginalSyncRoomMessageEvent, room: Room, client: Client| {
                 let front = front.clone();
+                let store = store.clone();
+                let from = *answer_from.lock().unwrap_or_else(|e| e.into_inner());
+                let at = now();
                 async move {
-                    if Some(ev.sender.as_ref()) != client.user_id() {
-                        tokio::spawn(handle_message(front, room, client, ev));
+                    if Some(ev.sender.as_ref()) == client.user_id() {
+                        return;
+                    }
+                    let sent =
+                        jiff::Timestamp::from_millisecond(i64::from(ev.origin_server_ts.get()))
+                            .unwrap_or(at);
+                    if sent < from {
+                        return;
+                    }
+                    match store.claim_event(ev.event_id.as_str(), at).await {
+                        Ok(true) => {
+                            tokio::spawn(handle_message(front, room, client, ev));
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "cannot claim a chat event"),
                     }
                 }
             },

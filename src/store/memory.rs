@@ -46,7 +46,7 @@ struct State {
     chat_zones: BTreeMap<String, String>,
     applied: BTreeMap<(String, String), AppliedEntry>,
     leases: BTreeMap<String, (String, Timestamp)>,
-    handled: std::collections::BTreeSet<String>,
+    handled: BTreeMap<String, Timestamp>,
     chat_pending: BTreeMap<i64, ChatPending>,
     last_pending: i64,
     tokens: BTreeMap<i64, ApiToken>,
@@ -607,8 +607,20 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn claim_event(&self, event_id: &str, _at: Timestamp) -> Result<bool, StoreError> {
-        Ok(self.lock().handled.insert(event_id.to_string()))
+    async fn claim_event(&self, event_id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        if state.handled.contains_key(event_id) {
+            return Ok(false);
+        }
+        state.handled.insert(event_id.to_string(), at);
+        Ok(true)
+    }
+
+    async fn forget_events_before(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let n = state.handled.len();
+        state.handled.retain(|_, at| *at >= before);
+        Ok((n - state.handled.len()) as u64)
     }
 
     async fn record_applied(&self, entries: &[AppliedEntry]) -> Result<(), StoreError> {

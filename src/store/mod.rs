@@ -394,6 +394,8 @@ pub trait Store: Send + Sync {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
     /// True for the first caller with this event id: that one handles the event.
     async fn claim_event(&self, event_id: &str, at: Timestamp) -> Result<bool, StoreError>;
+    /// Forget claims made before `before` (they only guard a takeover's short window).
+    async fn forget_events_before(&self, before: Timestamp) -> Result<u64, StoreError>;
 
     // --- declarative files
     /// Insert or replace the entries of their (kind, key), in one transaction.

@@ -1119,6 +1119,17 @@ impl Store for SqlStore {
         .map_err(error::statement("claim a chat event"))
     }
 
+    async fn forget_events_before(&self, before: Timestamp) -> Result<u64, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM handled_events WHERE at < $1")
+                .bind(micros(before))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("forget handled chat events"))
+    }
+
     async fn record_applied(&self, entries: &[AppliedEntry]) -> Result<(), StoreError> {
         const OP: &str = "record applied entries";
         if entries.is_empty() {
