@@ -638,3 +638,125 @@ async fn the_daemon_hosts_the_bot() {
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
+
+/// Two daemons on one PostgreSQL store, each its own device of the bot account: one runs the
+/// sync and answers; when it dies (no goodbye: its lease just runs out) the other takes over
+/// within seconds and answers a command sent during the takeover; no command is answered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_takes_the_bot_over_when_the_first_dies() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let hs = tokio::task::spawn_blocking(Synapse::start)
+        .await
+        .unwrap()
+        .expect("Synapse");
+    let server = hs.server_name().to_string();
+    hs.register("schedulight", "bot-password", false)
+        .await
+        .unwrap();
+    hs.register("ada", "ada-password", false).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let bot_user: OwnedUserId = format!("@schedulight:{server}").parse().unwrap();
+    let url = schedulight::testkit::pg::PgCluster::shared()
+        .expect("PostgreSQL")
+        .fresh_database()
+        .await
+        .expect("database");
+    let store: Arc<dyn Store> =
+        Arc::new(schedulight::store::SqlStore::connect(&url).await.unwrap());
+    let daemon = |name: &str| {
+        let store = store.clone();
+        let hs = &hs;
+        let dir = tmp.path().join(name);
+        async move {
+            let service = Service::new(
+                store,
+                Arc::new(SimConnector::new()),
+                Arc::new(schedulight::clock::SystemClock),
+                ServiceSettings::default(),
+            );
+            MatrixBot::connect(&bot_config(hs, &dir, "bot-password"), service)
+                .await
+                .expect("bot connects")
+        }
+    };
+    let first = daemon("first").await;
+    let first_run = tokio::spawn(first.clone().run(futures::future::pending()));
+    eventually(
+        "the first daemon to lead",
+        Duration::from_secs(30),
+        async || store.lease("matrix-sync").await.ok()?.map(|_| ()),
+    )
+    .await;
+    let second = daemon("second").await;
+    let second_run = tokio::spawn(second.clone().run(futures::future::pending()));
+    assert_ne!(
+        first.client().device_id(),
+        second.client().device_id(),
+        "each daemon is its own device"
+    );
+
+    let (ada, mut ada_messages) = peer(&hs, "ada", "ada-password", &tmp.path().join("ada")).await;
+    let room_id = encrypted_room(&ada, std::slice::from_ref(&bot_user)).await;
+    eventually("the bot to join", Duration::from_secs(30), async || {
+        let room = first.client().get_room(&room_id)?;
+        (room.state() == RoomState::Joined).then_some(())
+    })
+    .await;
+    let room = ada.get_room(&room_id).unwrap();
+    let ask = |text: &'static str| {
+        let room = room.clone();
+        async move {
+            room.send(RoomMessageEventContent::text_plain(text))
+                .await
+                .unwrap()
+                .response
+                .event_id
+        }
+    };
+    let first_question = ask("!sl help").await;
+    let reply = next_from(&mut ada_messages, &bot_user).await;
+    assert!(
+        matches!(&reply.content.relates_to, Some(Relation::Reply(r)) if r.in_reply_to.event_id == first_question),
+        "{}",
+        reply.content.body()
+    );
+
+    // The leader dies; a command arrives while nobody syncs.
+    first_run.abort();
+    let _ = first_run.await;
+    let died = std::time::Instant::now();
+    let question = ask("!sl meetings").await;
+    let answer = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            let ev = ada_messages.recv().await.expect("the client syncs");
+            if ev.sender != bot_user {
+                continue;
+            }
+            if matches!(&ev.content.relates_to, Some(Relation::Reply(r)) if r.in_reply_to.event_id == question)
+            {
+                return ev;
+            }
+        }
+    })
+    .await
+    .expect("the second daemon answers the command sent during the takeover");
+    let took = died.elapsed();
+    assert!(took < Duration::from_secs(45), "took over after {took:?}");
+    println!("takeover: the command sent after the leader died was answered {took:.1?} later");
+    assert!(!answer.content.body().is_empty());
+    // Nothing is answered twice.
+    let again = tokio::time::timeout(
+        Duration::from_secs(5),
+        next_from(&mut ada_messages, &bot_user),
+    )
+    .await;
+    assert!(
+        again.is_err(),
+        "a second answer: {:?}",
+        again.map(|e| e.content.body().to_string())
+    );
+    second_run.abort();
+}

@@ -189,6 +189,8 @@ impl MatrixBot {
     async fn become_leader(&self, holder: &str) -> jiff::Timestamp {
         let store = self.service.store();
         let mut said = false;
+        let mut recovered = false;
+        let mut keys_up = false;
         loop {
             let now = jiff::Timestamp::now();
             let previous = store.lease(SYNC_LEASE).await.ok().flatten();
@@ -204,11 +206,22 @@ impl MatrixBot {
                         _ => now,
                     };
                 }
-                Ok(false) if !said => {
-                    said = true;
-                    tracing::info!(%holder, "another daemon runs the Matrix sync; standing by");
+                Ok(false) => {
+                    if !said {
+                        said = true;
+                        tracing::info!(%holder, "another daemon runs the Matrix sync; standing by");
+                    }
+                    // A standby device publishes its keys (a sync without any room: nothing
+                    // is answered, the client's position starts here) and cross-signs itself
+                    // with the account's identity from secret storage once the leader has set
+                    // it up, so users' clients share room keys with it before it takes over.
+                    if !keys_up {
+                        keys_up = self.publish_keys().await;
+                    }
+                    if !recovered {
+                        recovered = self.recover_identity().await;
+                    }
                 }
-                Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot read the Matrix sync lease"),
             }
             tokio::time::sleep(STANDBY_POLL).await;
@@ -275,6 +288,48 @@ impl MatrixBot {
                     tracing::warn!(error = %e, retry_in = ?wait, "Matrix sync failed");
                     tokio::time::sleep(wait).await;
                 }
+            }
+        }
+    }
+
+    /// One sync that asks for no room at all: it uploads the device's keys (which the SDK does
+    /// around a sync) without receiving, or answering, anything.
+    async fn publish_keys(&self) -> bool {
+        use matrix_sdk::ruma::api::client::filter::{FilterDefinition, RoomFilter};
+        use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
+        let mut rooms = RoomFilter::default();
+        rooms.rooms = Some(Vec::new());
+        let mut filter = FilterDefinition::default();
+        filter.room = rooms;
+        let settings = SyncSettings::default()
+            .filter(Filter::FilterDefinition(filter))
+            .timeout(Duration::ZERO);
+        match self.client.sync_once(settings).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "standby device: cannot publish its keys yet");
+                false
+            }
+        }
+    }
+
+    /// A standby's recovery: only recover the identity the leader set up, never set up anew.
+    async fn recover_identity(&self) -> bool {
+        let Some(passphrase) = &self.config.recovery_passphrase else {
+            return true;
+        };
+        let recovery = self.client.encryption().recovery();
+        if recovery.state() == RecoveryState::Enabled {
+            return true;
+        }
+        match recovery.recover(passphrase.expose()).await {
+            Ok(()) => {
+                tracing::info!("standby device: identity recovered from secret storage");
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "standby device: identity not recovered yet");
+                false
             }
         }
     }
