@@ -9,8 +9,8 @@ use schedulight::domain::{
     ServerSpec, StepRecord,
 };
 use schedulight::store::{
-    AppliedEntry, AuditEntry, Enqueued, JobState, MemoryStore, NewJob, OutboxEntry, OutboxFilter,
-    OutboxRequest, OutboxState, PlannedMeeting, SqlStore, Store, StoreError,
+    AppliedEntry, AuditEntry, AuditQuery, Enqueued, JobState, MemoryStore, NewJob, OutboxEntry,
+    OutboxFilter, OutboxRequest, OutboxState, PlannedMeeting, SqlStore, Store, StoreError,
 };
 use schedulight::testkit::pg::PgCluster;
 use std::collections::HashSet;
@@ -94,6 +94,7 @@ macro_rules! suite {
 }
 
 suite!(
+    audit_is_queried_by_time_actor_and_object_and_purged,
     leases_have_one_holder_and_events_one_handler,
     meetings_inserted_in_bulk_with_their_plans,
     applied_entries_replace_and_forget,
@@ -1240,6 +1241,70 @@ async fn chat_zones_and_confirmations(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------- SQL-only behaviour
+
+async fn audit_is_queried_by_time_actor_and_object_and_purged(store: Arc<dyn Store>) {
+    let entry = |at: i64, actor: &str, target: &str| AuditEntry {
+        at: t(at),
+        actor: actor.into(),
+        operation: "schedule_meeting".into(),
+        target: Some(target.into()),
+        result: "ok".into(),
+        detail: None,
+    };
+    for e in [
+        entry(10, "matrix:@ada:uni.example", "lecture"),
+        entry(20, "api:deploy", "lecture"),
+        entry(30, "matrix:@ada:uni.example", "seminar"),
+        entry(40, "cli:root", "bbb"),
+    ] {
+        store.append_audit(&e).await.unwrap();
+    }
+    let q = |since: Option<i64>, until: Option<i64>, actor: Option<&str>, target: Option<&str>| {
+        AuditQuery {
+            since: since.map(t),
+            until: until.map(t),
+            actor: actor.map(str::to_string),
+            target: target.map(str::to_string),
+            limit: 100,
+        }
+    };
+    let ats = |v: Vec<AuditEntry>| v.iter().map(|e| e.at).collect::<Vec<_>>();
+    assert_eq!(
+        ats(store.query_audit(&q(None, None, None, None)).await.unwrap()),
+        [t(40), t(30), t(20), t(10)]
+    );
+    assert_eq!(
+        ats(store
+            .query_audit(&q(Some(20), Some(40), None, None))
+            .await
+            .unwrap()),
+        [t(30), t(20)]
+    );
+    assert_eq!(
+        ats(store
+            .query_audit(&q(None, None, Some("matrix:@ada:uni.example"), None))
+            .await
+            .unwrap()),
+        [t(30), t(10)]
+    );
+    assert_eq!(
+        ats(store
+            .query_audit(&q(None, None, None, Some("lecture")))
+            .await
+            .unwrap()),
+        [t(20), t(10)]
+    );
+    let one = AuditQuery {
+        limit: 1,
+        ..q(None, None, None, None)
+    };
+    assert_eq!(ats(store.query_audit(&one).await.unwrap()), [t(40)]);
+    assert_eq!(store.purge_audit(t(25)).await.unwrap(), 2);
+    assert_eq!(
+        ats(store.query_audit(&q(None, None, None, None)).await.unwrap()),
+        [t(40), t(30)]
+    );
+}
 
 async fn leases_have_one_holder_and_events_one_handler(store: Arc<dyn Store>) {
     assert_eq!(store.lease("matrix-sync").await.unwrap(), None);

@@ -8,9 +8,9 @@ use crate::domain::{
     Channel, MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AppliedEntry, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, JobState,
-    NewJob, OutboxEntry, OutboxFilter, OutboxRequest, OutboxState, PlannedMeeting, Store,
-    StoreError, StoredMeeting,
+    ApiToken, AppliedEntry, AuditEntry, AuditQuery, ChatPending, CommandResultRecord, Enqueued,
+    Job, JobState, NewJob, OutboxEntry, OutboxFilter, OutboxRequest, OutboxState, PlannedMeeting,
+    Store, StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -559,6 +559,22 @@ impl Store for MemoryStore {
         entry.at = us(entry.at);
         self.lock().audit.push(entry);
         Ok(())
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let all = self.audit_entries(u32::MAX).await?;
+        Ok(all
+            .into_iter()
+            .filter(|e| query.matches(e))
+            .take(query.limit as usize)
+            .collect())
+    }
+
+    async fn purge_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut st = self.lock();
+        let n = st.audit.len();
+        st.audit.retain(|e| e.at >= before);
+        Ok((n - st.audit.len()) as u64)
     }
 
     async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {

@@ -158,6 +158,30 @@ pub struct Enqueued {
     pub new: bool,
 }
 
+/// Which audit entries: a time window (`since` inclusive, `until` exclusive), an actor
+/// (`matrix:@ada:uni.example`, `api:deploy`, `cli:root`, `file:…`) and an object (a meeting, server
+/// or room id), each optional; at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AuditQuery {
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub limit: u32,
+}
+
+impl AuditQuery {
+    pub fn matches(&self, e: &AuditEntry) -> bool {
+        self.since.is_none_or(|s| e.at >= s)
+            && self.until.is_none_or(|u| e.at < u)
+            && self.actor.as_ref().is_none_or(|a| &e.actor == a)
+            && self
+                .target
+                .as_ref()
+                .is_none_or(|t| e.target.as_ref() == Some(t))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: Timestamp,
@@ -367,6 +391,11 @@ pub trait Store: Send + Sync {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// Newest first.
     async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Entries matching `query`, newest first.
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Deletes entries older than `before` (personal data kept no longer than needed); returns
+    /// how many.
+    async fn purge_audit(&self, before: Timestamp) -> Result<u64, StoreError>;
 
     // --- command results
     /// Store the per-item results of a command; returns its id.

@@ -36,8 +36,9 @@ use crate::domain::{
     Channel, MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
-    ApiToken, AppliedEntry, AuditEntry, ChatPending, CommandResultRecord, Enqueued, Job, NewJob,
-    OutboxEntry, OutboxFilter, OutboxRequest, PlannedMeeting, Store, StoreError, StoredMeeting,
+    ApiToken, AppliedEntry, AuditEntry, AuditQuery, ChatPending, CommandResultRecord, Enqueued,
+    Job, NewJob, OutboxEntry, OutboxFilter, OutboxRequest, PlannedMeeting, Store, StoreError,
+    StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -1031,6 +1032,38 @@ impl Store for SqlStore {
         })
         .map_err(error::statement("write audit entry"))?;
         Ok(())
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        // Absent filters bind NULL and match everything: one statement for every combination.
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, AuditRow>(
+                "SELECT id, at, actor, operation, target, result, detail FROM audit_log \
+                 WHERE ($1 IS NULL OR at >= $1) AND ($2 IS NULL OR at < $2) \
+                 AND ($3 IS NULL OR actor = $3) AND ($4 IS NULL OR target = $4) \
+                 ORDER BY at DESC, id DESC LIMIT $5",
+            )
+            .bind(query.since.map(micros))
+            .bind(query.until.map(micros))
+            .bind(query.actor.as_deref())
+            .bind(query.target.as_deref())
+            .bind(i64::from(query.limit))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("query the audit log"))?;
+        rows.into_iter().map(AuditRow::into_entry).collect()
+    }
+
+    async fn purge_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM audit_log WHERE at < $1")
+                .bind(micros(before))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(error::statement("purge the audit log"))
     }
 
     async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
