@@ -66,6 +66,7 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/tokens"),
     ("POST", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{name}"),
+    ("GET", "/api/v1/audit"),
 ];
 
 /// A request path for a route template.
@@ -365,6 +366,40 @@ async fn servers_in_the_originals_shapes_without_secrets() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     error_shape(&body, "not_found");
+
+    // Each change is in the audit log once, with the token as the actor.
+    let (status, body, _) = w
+        .call(
+            "GET",
+            "/api/v1/audit?actor=api:admin&object=server_to_use",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ops: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        ["remove_server", "update_server", "add_server"],
+        "newest first: {body}"
+    );
+    let (status, body, _) = w
+        .call("GET", "/api/v1/audit?since=yesterday", t, None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "since");
+    let reader = w.token("reader", &[Scope::Read]).await;
+    let (status, _, _) = w.call("GET", "/api/v1/audit", Some(&reader), None).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the audit log needs audit:read"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -94,6 +94,31 @@ fn exit_codes_say_whether_there_is_something_to_apply() {
             .all(|c| c["action"] == "unchanged"),
         "{json}"
     );
+    // What the file did is in the audit log, with the file as the actor.
+    let audit = run(d, &["audit", "--object", "lecture", "--jsonl"]);
+    assert_eq!(audit.code, 0, "{}", audit.stderr);
+    let entries: Vec<serde_json::Value> = audit
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{}", audit.stdout);
+    assert_eq!(entries[0]["operation"], "schedule_meeting");
+    assert!(
+        entries[0]["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("file:cli:"),
+        "{}",
+        entries[0]
+    );
+    let text = run(d, &["audit", "--since", "2000-01-01"]);
+    assert!(
+        text.stdout.contains("schedule_meeting lecture  ok"),
+        "{}",
+        text.stdout
+    );
+
     // The saved plan is spent: the store changed since.
     let stale = run(d, &["apply", "--plan", "plan.json"]);
     assert_eq!(stale.code, 1);

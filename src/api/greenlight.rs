@@ -522,6 +522,61 @@ pub(super) struct NewToken {
     scopes: Vec<String>,
 }
 
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct AuditParams {
+    /// From this time on (RFC 3339).
+    since: Option<String>,
+    /// Before this time (RFC 3339).
+    until: Option<String>,
+    /// Only this actor: `api:NAME`, `cli:NAME`, `matrix:@user:server`, `file:…`.
+    actor: Option<String>,
+    /// Only this object (a meeting, server or room id).
+    object: Option<String>,
+    /// At most this many (default 100, at most 10 000).
+    limit: Option<String>,
+}
+
+fn audit_time(field: &str, v: Option<&str>) -> Result<Option<jiff::Timestamp>, ApiError> {
+    v.filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim().parse::<jiff::Timestamp>().map_err(|_| {
+                ApiError::invalid(
+                    Some(field.into()),
+                    format!("{s:?} is not an RFC 3339 time, e.g. 2026-12-03T14:30:00Z"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Who changed what, when: newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("token" = [])), params(AuditParams), responses((status = 200, description = "audit entries, newest first", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+pub(super) async fn audit(
+    State(st): State<ApiState>,
+    actor: Authed,
+    axum::extract::Query(p): axum::extract::Query<AuditParams>,
+) -> Result<Response, ApiError> {
+    let limit = match p.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => 100,
+        Some(l) => l.parse::<u32>().map_err(|_| {
+            ApiError::invalid(Some("limit".into()), format!("{l:?} is not a number"))
+        })?,
+    };
+    let query = crate::store::AuditQuery {
+        since: audit_time("since", p.since.as_deref())?,
+        until: audit_time("until", p.until.as_deref())?,
+        actor: p.actor.filter(|a| !a.is_empty()),
+        target: p.object.filter(|o| !o.is_empty()),
+        limit,
+    };
+    let entries = match run(&st, &actor, Operation::AuditLog { query }).await? {
+        Outcome::Audit { entries } => json!(entries),
+        other => json!(other),
+    };
+    Ok(ok(StatusCode::OK, "audit entries", entries))
+}
+
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("token" = [])), responses((status = 200, description = "tokens with scopes and last use (never the tokens)", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub(super) async fn list_tokens(
     State(st): State<ApiState>,

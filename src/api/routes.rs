@@ -47,6 +47,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(gl::delete_recording))
         .routes(routes!(gl::list_tokens, gl::create_token))
         .routes(routes!(gl::revoke_token))
+        .routes(routes!(gl::audit))
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -75,6 +75,26 @@ pub enum Command {
     /// Write the store's servers and meetings as a file in the original's format that `plan`
     /// shows as unchanged; secrets go to files named by `*_FILE` keys.
     Export(ExportArgs),
+    /// The audit log: who changed what and when, newest first.
+    Audit {
+        /// From this time on (RFC 3339, or a day as YYYY-MM-DD in UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this actor: cli:NAME, api:TOKEN, matrix:@user:server, file:…
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this object (a meeting, server or room id).
+        #[arg(long)]
+        object: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// One JSON object per line (for exports).
+        #[arg(long)]
+        jsonl: bool,
+    },
     /// Move over from the Python scheduLight: read its Redis store (servers, meetings, step
     /// status, queued mails) and import it, keeping what was done; prints what was imported and
     /// skipped. Its config.yml and CSV files load with `plan` / `apply`.

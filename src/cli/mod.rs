@@ -40,6 +40,46 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BbbSim(args) => demo::bbb_sim(args).await,
         Command::Chat(args) => chat(cli.config.as_deref(), args, json).await,
         Command::Demo(args) => demo::demo(args).await,
+        Command::Audit {
+            since,
+            until,
+            actor,
+            object,
+            limit,
+            jsonl,
+        } => {
+            let query = crate::store::AuditQuery {
+                since: since.as_deref().map(audit_time).transpose()?,
+                until: until.as_deref().map(audit_time).transpose()?,
+                actor,
+                target: object,
+                limit,
+            };
+            let app = open_app(cli.config.as_deref()).await?;
+            if !jsonl {
+                return Ok(execute(
+                    &app,
+                    Operation::AuditLog { query },
+                    json,
+                    RenderOptions::default(),
+                )
+                .await);
+            }
+            let actor = Actor::admin(local_actor());
+            match app
+                .service
+                .execute(&actor, Operation::AuditLog { query })
+                .await?
+            {
+                Outcome::Audit { entries } => {
+                    for e in entries {
+                        println!("{}", serde_json::to_string(&e)?);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                _ => Ok(ExitCode::FAILURE),
+            }
+        }
         Command::ImportRedis { url, dry_run } => {
             let app = open_app(cli.config.as_deref()).await?;
             let state = crate::migrate::read(&url).await?;
@@ -253,6 +293,17 @@ pub(crate) fn print_result(result: &Result<Outcome, OpError>, json: bool, opts: 
         (Ok(o), true) => println!("{}", serde_json::to_string_pretty(o).unwrap_or_default()),
         (Err(e), true) => println!("{}", serde_json::to_string_pretty(e).unwrap_or_default()),
     }
+}
+
+/// `--since` / `--until`: RFC 3339, or a day (midnight UTC).
+fn audit_time(s: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let day: jiff::civil::Date = s.parse().map_err(|_| {
+        anyhow::anyhow!("{s:?} is not a time: write 2026-12-03 or 2026-12-03T14:30:00Z")
+    })?;
+    Ok(day.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp())
 }
 
 /// A URL without its password, for output.

@@ -183,6 +183,28 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
                  `Authorization: Bearer <token>`.\n",
             );
         }
+        Outcome::Audit { entries } if entries.is_empty() => {
+            out.push_str("No audit entries match.\n")
+        }
+        Outcome::Audit { entries } => {
+            for e in entries {
+                out.push_str(&format!(
+                    "{}  {}  {}{}  {}{}\n",
+                    e.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                    e.actor,
+                    e.operation,
+                    e.target
+                        .as_ref()
+                        .map(|t| format!(" {t}"))
+                        .unwrap_or_default(),
+                    e.result,
+                    e.detail
+                        .as_ref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
         Outcome::Tokens { tokens } if tokens.is_empty() => out.push_str(
             "no API tokens; make one with `schedulight tokens create NAME --scope read`\n",
         ),

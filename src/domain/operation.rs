@@ -258,6 +258,10 @@ pub enum Operation {
         scopes: Vec<Scope>,
     },
     ListTokens,
+    /// Audit entries matching the query, newest first.
+    AuditLog {
+        query: crate::store::AuditQuery,
+    },
     RevokeToken {
         name: String,
     },
@@ -290,10 +294,13 @@ pub enum Scope {
     /// API tokens: create, list, revoke.
     #[serde(rename = "tokens:admin")]
     TokensAdmin,
+    /// The audit log: who changed what, when (personal data).
+    #[serde(rename = "audit:read")]
+    AuditRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Self::Read,
         Self::ServersWrite,
         Self::MeetingsWrite,
@@ -303,6 +310,7 @@ impl Scope {
         Self::RecordingsWrite,
         Self::MailsAdmin,
         Self::TokensAdmin,
+        Self::AuditRead,
     ];
 
     /// The name tokens and errors use (`meetings:write`).
@@ -317,6 +325,7 @@ impl Scope {
             Self::RecordingsWrite => "recordings:write",
             Self::MailsAdmin => "mails:admin",
             Self::TokensAdmin => "tokens:admin",
+            Self::AuditRead => "audit:read",
         }
     }
 
@@ -372,6 +381,7 @@ impl Operation {
             PurgeMail { .. } => "purge_mail",
             CreateToken { .. } => "create_token",
             ListTokens => "list_tokens",
+            AuditLog { .. } => "audit_log",
             RevokeToken { .. } => "revoke_token",
         }
     }
@@ -408,6 +418,7 @@ impl Operation {
             }
             ListMail { .. } | DeleteMail { .. } | PurgeMail { .. } => Scope::MailsAdmin,
             CreateToken { .. } | ListTokens | RevokeToken { .. } => Scope::TokensAdmin,
+            AuditLog { .. } => Scope::AuditRead,
         }
     }
 }

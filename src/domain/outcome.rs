@@ -214,6 +214,10 @@ pub enum Outcome {
     Tokens {
         tokens: Vec<TokenView>,
     },
+    /// Audit entries, newest first.
+    Audit {
+        entries: Vec<crate::store::AuditEntry>,
+    },
     /// A plain confirmation, e.g. "meeting lecture disabled".
     Done {
         message: String,

@@ -174,6 +174,12 @@ impl Service {
             PurgeMail { state } => self.purge_mail(*state).await,
             CreateToken { name, scopes } => self.create_token(name, scopes).await,
             ListTokens => self.list_tokens().await,
+            AuditLog { query } => {
+                let mut query = query.clone();
+                query.limit = query.limit.clamp(1, 10_000);
+                let entries = self.store.query_audit(&query).await.map_err(internal)?;
+                Ok(Outcome::Audit { entries })
+            }
             RevokeToken { name } => self.revoke_token(name).await,
             CommandResult { id } => self.command_result(*id).await,
             CreateUser(_)
