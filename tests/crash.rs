@@ -456,7 +456,9 @@ async fn kill_9_at_any_point_loses_nothing_and_repeats_nothing() {
     assert_eq!(start_jobs[0].state, "done", "{last:?}");
     assert!(last.iter().all(|j| j.state != "failed"), "{last:?}");
     let polls: Vec<&JobRow> = last.iter().filter(|j| j.kind == "meeting_poll").collect();
-    assert!(!polls.is_empty(), "{last:?}");
+    // When the kill caught the start step in flight, its re-run after the lease already finds
+    // the participant, so nothing is left to poll for.
+    assert!(in_flight || !polls.is_empty(), "{last:?}");
     assert!(polls.iter().all(|j| j.state == "done"), "{last:?}");
     let ends: Vec<&JobRow> = last
         .iter()
