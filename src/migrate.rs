@@ -122,7 +122,8 @@ pub async fn read(url: &str) -> anyhow::Result<RedisState> {
         client.get_multiplexed_async_connection(),
     )
     .await
-    .map_err(|_| anyhow::anyhow!("Redis at {url} did not answer within 10 s"))?
+    // The URL may carry a password: not in the message.
+    .map_err(|_| anyhow::anyhow!("Redis did not answer within 10 s"))?
     .map_err(redis_err)?;
     let mut state = RedisState::default();
 

@@ -201,10 +201,7 @@ fn located(at: &SourceRef, path: &str, message: String, hint: &str) -> ConfigErr
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::bbb::checksum::hex(&Sha256::digest(bytes))
 }
 
 /// The digest recorded for an applied server or meeting.

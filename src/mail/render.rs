@@ -336,34 +336,12 @@ fn imported(request: &OutboxRequest, to: Email) -> Result<RenderedMail, RenderEr
         text: if plain {
             body.clone()
         } else {
-            html_to_text(&body)
+            text::html_to_text(&body)
         },
         html: (!plain).then_some(body),
         calendar: None,
         server: d["server"].as_str().and_then(|s| s.parse().ok()),
     })
-}
-
-/// A readable plain part for an HTML body: tags dropped, breaks kept.
-fn html_to_text(html: &str) -> String {
-    let with_breaks = html
-        .replace("<br>", "\n")
-        .replace("<br/>", "\n")
-        .replace("<br />", "\n")
-        .replace("</p>", "\n\n");
-    let mut out = String::with_capacity(with_breaks.len());
-    let mut in_tag = false;
-    for c in with_breaks.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&amp;", "&")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
 }
 
 /// The meeting and server a request is about, as they are now.
