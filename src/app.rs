@@ -52,6 +52,7 @@ impl App {
             plan_defaults: crate::scheduler::PlanDefaults::from(&config.defaults),
             streaming: config.streaming.clone(),
             send_emails: config.mail.send_emails,
+            retention: config.retention.clone(),
             ..ServiceSettings::default()
         };
         let service = Service::new(store.clone(), bbb, clock, settings);

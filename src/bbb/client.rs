@@ -468,6 +468,14 @@ impl Bbb for BbbClient {
         let body = self.call("deleteRecordings", &query, None).await?;
         xml::deleted(&body)
     }
+
+    async fn protect_recordings(&self, ids: &[RecordId], protect: bool) -> Result<bool, BbbError> {
+        let query = record_ids_param(ids)?
+            .put("protect", bool_str(protect))
+            .done();
+        let body = self.call("updateRecordings", &query, None).await?;
+        xml::updated(&body)
+    }
 }
 
 #[cfg(test)]

@@ -215,6 +215,8 @@ pub struct Recording {
     pub participants: u32,
     pub metadata: BTreeMap<String, String>,
     pub playback: Vec<PlaybackFormat>,
+    /// `<protected>` (BBB 2.6+): `None` when the server does not report it.
+    pub protected: Option<bool>,
 }
 
 /// Everything that can go wrong talking to a BBB server, each `messageKey` typed.
@@ -300,6 +302,9 @@ pub trait Bbb: Send + Sync {
         meta: &BTreeMap<String, String>,
     ) -> Result<bool, BbbError>;
     async fn delete_recordings(&self, ids: &[RecordId]) -> Result<bool, BbbError>;
+    /// `updateRecordings` with `protect=true|false` (BBB 2.6+: playback only for signed-in
+    /// users; Greenlight's "Protected" visibility).
+    async fn protect_recordings(&self, ids: &[RecordId], protect: bool) -> Result<bool, BbbError>;
 }
 
 /// Makes a `Bbb` for a configured server (shares one connection pool across servers).

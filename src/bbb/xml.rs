@@ -447,6 +447,8 @@ struct RecordingXml {
     /// elements are accepted too.
     #[serde(default)]
     playback: Vec<PlaybackXml>,
+    #[serde(default)]
+    protected: Option<bool>,
 }
 
 impl From<RecordingXml> for Recording {
@@ -463,6 +465,7 @@ impl From<RecordingXml> for Recording {
             end_time: r.end_time,
             participants: r.participants,
             metadata: lower_keys(r.metadata),
+            protected: r.protected,
             playback: r
                 .playback
                 .into_iter()

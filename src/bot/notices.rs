@@ -113,6 +113,49 @@ async fn compose(
     render(r.kind, &r.data, meeting.as_ref(), link.as_deref(), owner)
 }
 
+/// Recordings the retention rules will delete, with how to keep one.
+fn expiring(data: &serde_json::Value) -> ChatMessage {
+    let day = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.strftime("%a %-d %b %Y").to_string())
+            .unwrap_or_else(|| "?".into())
+    };
+    let mut lines = Vec::new();
+    for r in data["recordings"].as_array().into_iter().flatten() {
+        let owner = r["owner"]
+            .as_str()
+            .map(|o| format!(", owner {o}"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{} (recorded {}{owner}): deleted on {}. To keep it: `keep recording {}`",
+            r["name"].as_str().unwrap_or("A recording"),
+            day(&r["recorded"]),
+            day(&r["deleteOn"]),
+            r["id"].as_str().unwrap_or("?"),
+        ));
+    }
+    let head = "🗑️ Under the retention rules these recordings will be deleted:";
+    ChatMessage {
+        plain: format!(
+            "{head}\n{}",
+            lines
+                .iter()
+                .map(|l| format!("• {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        html: format!(
+            "{head}<ul>{}</ul>",
+            lines
+                .iter()
+                .map(|l| format!("<li>{}</li>", escape(l)))
+                .collect::<String>()
+        ),
+        mentions: Vec::new(),
+    }
+}
+
 /// The text of a notice. Pure: everything it needs is passed in.
 pub fn render(
     kind: NoticeKind,
@@ -128,6 +171,9 @@ pub fn render(
             html: format!("📄 <pre>{}</pre>", escape(text)),
             mentions: Vec::new(),
         };
+    }
+    if kind == NoticeKind::RecordingsExpiringNotice {
+        return expiring(data);
     }
     let name = meeting.map(|m| m.spec.name.as_str()).unwrap_or("A meeting");
     let start = data["start"].as_str().and_then(|s| s.parse::<Zoned>().ok());

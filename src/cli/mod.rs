@@ -534,6 +534,11 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
         );
         tokio::spawn(watcher.run(stop_rx.clone()))
     };
+    let retention = {
+        let service = app.service.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move { service.run_daily_retention(stop).await })
+    };
     let mut http_stop = stop_rx;
     let http = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = http_stop.changed().await;
@@ -546,6 +551,7 @@ async fn run_daemon(config: AppConfig) -> anyhow::Result<ExitCode> {
     served?;
     let _ = scheduler.await;
     let _ = watcher.await;
+    let _ = retention.await;
     if let Some(mailer) = mailer {
         let _ = mailer.await;
     }

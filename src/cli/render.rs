@@ -90,10 +90,20 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
             let rows = recordings
                 .iter()
                 .map(|r| {
+                    let mut state = r.state.clone();
+                    for (on, flag) in [
+                        (r.protected, "protected"),
+                        (r.listed, "listed"),
+                        (r.keep, "keep"),
+                    ] {
+                        if on {
+                            state.push_str(&format!(", {flag}"));
+                        }
+                    }
                     vec![
                         r.record_id.to_string(),
                         r.name.clone(),
-                        r.state.clone(),
+                        state,
                         r.start_time.strftime("%Y-%m-%d %H:%M").to_string(),
                         r.playback.first().map(|p| p.1.clone()).unwrap_or_default(),
                     ]
@@ -108,13 +118,20 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
             server,
             action,
             records,
+            note,
         } => {
+            let ids: Vec<&str> = records.iter().map(|r| r.as_str()).collect();
             let _ = writeln!(
                 out,
-                "{} recording(s) {action} on server '{server}'",
-                records.len()
+                "{} recording(s) {action} on server '{server}': {}",
+                records.len(),
+                ids.join(", ")
             );
+            if let Some(note) = note {
+                let _ = writeln!(out, "{note}");
+            }
         }
+        Outcome::Retention { report } => out.push_str(&retention(report)),
         Outcome::Rooms { rooms } if rooms.is_empty() => out.push_str("no rooms match\n"),
         Outcome::Rooms { rooms } => {
             for r in rooms {
@@ -242,6 +259,69 @@ pub fn outcome(o: &Outcome, opts: RenderOptions) -> String {
 
 pub fn error(e: &OpError) -> String {
     format!("error: {e}\n")
+}
+
+/// A retention run: what went (or would go), then the purge.
+fn retention(report: &crate::domain::retention::RetentionReport) -> String {
+    use crate::domain::retention::RetentionAction::*;
+    let mut out = String::new();
+    if report.dry_run {
+        out.push_str("Dry run: nothing was changed.\n");
+    }
+    if report.recordings.is_empty() {
+        out.push_str("No recording is due for a warning or deletion.\n");
+    } else {
+        let rows = report
+            .recordings
+            .iter()
+            .map(|i| {
+                let action = match (i.action, report.dry_run) {
+                    (Warn, false) => "owner warned",
+                    (Warn, true) => "warn owner",
+                    (Delete, false) => "deleted",
+                    (Delete, true) => "delete",
+                    (Postponed, _) => "waits for warning period",
+                    (Kept, _) => "kept",
+                };
+                vec![
+                    i.server.to_string(),
+                    i.record_id.to_string(),
+                    i.name.clone(),
+                    i.recorded.strftime("%Y-%m-%d").to_string(),
+                    i.delete_on.strftime("%Y-%m-%d").to_string(),
+                    action.to_string(),
+                    i.owner.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "SERVER",
+                "RECORDING",
+                "NAME",
+                "RECORDED",
+                "DELETE ON",
+                "ACTION",
+                "OWNER",
+            ],
+            rows,
+        ));
+    }
+    let p = report.purged;
+    let verb = if report.dry_run {
+        "would be purged"
+    } else {
+        "purged"
+    };
+    let _ = writeln!(
+        out,
+        "Old records {verb}: {} step history entries, {} sent messages, {} audit entries",
+        p.step_history, p.sent_messages, p.audit_entries,
+    );
+    for problem in &report.problems {
+        let _ = writeln!(out, "! {problem}");
+    }
+    out
 }
 
 fn room(r: &crate::domain::outcome::RoomView, opts: RenderOptions) -> String {

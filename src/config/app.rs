@@ -34,6 +34,7 @@ pub(crate) const APP_KEYS: &[&str] = &[
     "streaming",
     "files",
     "scheduler",
+    "retention",
 ];
 const SCHEDULER_KEYS: &[&str] = &["lease_seconds"];
 const FILES_KEYS: &[&str] = &["apply", "prune", "csv", "report_room"];
@@ -137,6 +138,8 @@ pub struct AppConfig {
     /// How long a step a daemon claimed stays its own: when it dies, another daemon on the
     /// same PostgreSQL store takes the step over after this.
     pub scheduler_lease: std::time::Duration,
+    /// Recording retention rules and how long our records of people are kept.
+    pub retention: crate::domain::retention::RetentionSettings,
 }
 
 /// `files:` — what `run` applies at start, on SIGHUP and when the files change.
@@ -447,6 +450,7 @@ impl Default for AppConfig {
             streaming: StreamingConfig::default(),
             files: FilesConfig::default(),
             scheduler_lease: std::time::Duration::from_secs(120),
+            retention: Default::default(),
         }
     }
 }
@@ -669,6 +673,9 @@ fn read_app(ctx: &mut Ctx, root: &Node) -> AppConfig {
         )
     {
         config.scheduler_lease = std::time::Duration::from_secs(n);
+    }
+    if let Some(f) = section(ctx, "retention", super::retention::RETENTION_KEYS) {
+        super::retention::read_retention(ctx, &f, &mut config.retention);
     }
     config.servers = read_servers(ctx, &top);
     config

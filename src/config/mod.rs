@@ -19,6 +19,7 @@ mod app;
 mod error;
 mod greenlight;
 mod read;
+mod retention;
 pub mod schema;
 mod seed;
 mod server;

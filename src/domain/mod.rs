@@ -5,6 +5,7 @@ pub mod meeting;
 pub mod notice;
 pub mod operation;
 pub mod outcome;
+pub mod retention;
 pub mod server;
 
 pub use ids::{BbbMeetingId, Email, InvalidValue, MeetingId, RecordId, RoomRef, Secret, ServerId};

@@ -63,13 +63,17 @@ pub enum NoticeKind {
     Failed,
     /// Chat: the daemon applied its declarative files (or refused broken ones).
     FilesApplied,
+    /// Mail to an owner: recordings the retention rules will delete soon.
+    RecordingsExpiring,
+    /// Chat: the same, in the meeting's room (or the retention report room).
+    RecordingsExpiringNotice,
     /// A mail the Python scheduLight had queued (already rendered), moved over by
     /// `import-redis` without the SMTP credentials it carried.
     ImportedMail,
 }
 
 impl NoticeKind {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::OwnerInfo,
         Self::OwnerReminder,
         Self::OwnerStarted,
@@ -88,6 +92,8 @@ impl NoticeKind {
         Self::Missed,
         Self::Failed,
         Self::FilesApplied,
+        Self::RecordingsExpiring,
+        Self::RecordingsExpiringNotice,
         Self::ImportedMail,
     ];
 
@@ -111,6 +117,8 @@ impl NoticeKind {
             Self::Missed => "missed",
             Self::Failed => "failed",
             Self::FilesApplied => "files_applied",
+            Self::RecordingsExpiring => "recordings_expiring",
+            Self::RecordingsExpiringNotice => "recordings_expiring_notice",
             Self::ImportedMail => "imported_mail",
         }
     }
@@ -128,7 +136,8 @@ impl NoticeKind {
             | Self::RecordingReady
             | Self::Missed
             | Self::Failed
-            | Self::FilesApplied => Channel::Chat,
+            | Self::FilesApplied
+            | Self::RecordingsExpiringNotice => Channel::Chat,
             _ => Channel::Mail,
         }
     }

@@ -87,6 +87,25 @@ pub enum RecordingScope {
     Meeting(MeetingId),
     BbbMeeting(BbbMeetingId),
     Records(Vec<RecordId>),
+    /// A Greenlight room's recordings (by its friendly id or link).
+    Room(RoomRef),
+    /// The recordings of every Greenlight room a user owns.
+    Owner(Email),
+}
+
+/// One change to recordings besides publishing (BBB `updateRecordings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "set", content = "value")]
+pub enum RecordingChange {
+    /// `protect=true|false`: playback links only for signed-in users (BBB 2.6+; Greenlight's
+    /// "Protected" visibility).
+    Protected(bool),
+    /// `meta_gl-listed`: Greenlight lists the recording on the room's public page ("Public").
+    Listed(bool),
+    /// `meta_name`: the name Greenlight and the players show.
+    Name(String),
+    /// `meta_schedulight-keep`: retention rules never delete it.
+    Keep(bool),
 }
 
 /// State filter for the mail outbox listing.
@@ -236,6 +255,18 @@ pub enum Operation {
         server: ServerId,
         records: Vec<RecordId>,
     },
+    UpdateRecordings {
+        server: ServerId,
+        records: Vec<RecordId>,
+        change: RecordingChange,
+    },
+    /// Run the retention rules now: warn owners of recordings due for deletion, delete the
+    /// overdue ones, purge old step history, sent messages and audit entries. `dry_run`
+    /// reports what would happen and changes nothing.
+    Retention {
+        #[serde(default)]
+        dry_run: bool,
+    },
 
     // --- mail outbox
     ListMail {
@@ -376,6 +407,9 @@ impl Operation {
             PublishRecordings { .. } => "publish_recordings",
             UnpublishRecordings { .. } => "unpublish_recordings",
             DeleteRecordings { .. } => "delete_recordings",
+            UpdateRecordings { .. } => "update_recordings",
+            Retention { dry_run: true } => "retention_plan",
+            Retention { dry_run: false } => "retention",
             ListMail { .. } => "list_mail",
             DeleteMail { .. } => "delete_mail",
             PurgeMail { .. } => "purge_mail",
@@ -413,9 +447,14 @@ impl Operation {
             | UnshareRoom(_) => Scope::RoomsWrite,
             RoomLinks { .. } | CommandResult { .. } | ShowUser { .. } => Scope::Read,
             ListRecordings { .. } => Scope::Read,
-            PublishRecordings { .. } | UnpublishRecordings { .. } | DeleteRecordings { .. } => {
-                Scope::RecordingsWrite
-            }
+            PublishRecordings { .. }
+            | UnpublishRecordings { .. }
+            | DeleteRecordings { .. }
+            | UpdateRecordings { .. } => Scope::RecordingsWrite,
+            // What would go is a listing; running it deletes across all servers and purges
+            // personal data, so it takes the administrators' scope.
+            Retention { dry_run: true } => Scope::Read,
+            Retention { dry_run: false } => Scope::ServersWrite,
             ListMail { .. } | DeleteMail { .. } | PurgeMail { .. } => Scope::MailsAdmin,
             CreateToken { .. } | ListTokens | RevokeToken { .. } => Scope::TokensAdmin,
             AuditLog { .. } => Scope::AuditRead,

@@ -143,6 +143,15 @@ pub struct RecordingView {
     pub participants: u32,
     /// Playback URLs by format (`presentation`, `video`, …).
     pub playback: Vec<(String, String)>,
+    /// Playback only for signed-in users (BBB 2.6+ `protected`).
+    #[serde(default)]
+    pub protected: bool,
+    /// Listed on the room's public Greenlight page (`gl-listed`).
+    #[serde(default)]
+    pub listed: bool,
+    /// Exempt from the retention rules (`schedulight-keep`).
+    #[serde(default)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +197,9 @@ pub enum Outcome {
         server: ServerId,
         action: String,
         records: Vec<RecordId>,
+        /// What became of Greenlight's copy, when the server has a Greenlight.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     Rooms {
         rooms: Vec<RoomView>,
@@ -213,6 +225,10 @@ pub enum Outcome {
     },
     Tokens {
         tokens: Vec<TokenView>,
+    },
+    /// What the retention rules did (or would do).
+    Retention {
+        report: Box<crate::domain::retention::RetentionReport>,
     },
     /// Audit entries, newest first.
     Audit {

@@ -109,6 +109,8 @@ pub enum RoomSearch {
     Name(String),
     OwnerEmail(Email),
     Id(RoomRef),
+    /// The room whose BBB meetingID this is.
+    MeetingId(String),
 }
 
 /// What `check_schema` found.
@@ -214,6 +216,46 @@ pub trait Greenlight: Send + Sync {
     ) -> Result<(), GreenlightError>;
     /// BBB ended the room's meeting (v3 `online = false`).
     async fn meeting_ended(&self, meeting_id: &str) -> Result<(), GreenlightError>;
+
+    /// Keep Greenlight's copy of recordings in step with BBB (v3 `recordings`/`formats`; v2
+    /// keeps none and asks BBB every time). Recordings of meetings that are no room of ours
+    /// are left out. Returns the rows written.
+    async fn sync_recordings(&self, _recordings: &[GlRecording]) -> Result<u64, GreenlightError> {
+        Ok(0)
+    }
+    /// Drop Greenlight's rows of recordings deleted on BBB. Returns how many went.
+    async fn forget_recordings(&self, _record_ids: &[String]) -> Result<u64, GreenlightError> {
+        Ok(0)
+    }
+}
+
+/// A recording as Greenlight v3 stores it (greenlight.md §1.10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlRecording {
+    /// BBB meetingID: finds the room.
+    pub meeting_id: String,
+    pub record_id: String,
+    pub name: String,
+    /// `Published`, `Unpublished`, `Protected`, `Public` or `Public/Protected`.
+    pub visibility: String,
+    pub length_minutes: i32,
+    pub participants: i32,
+    /// BBB reported a `protected` field.
+    pub protectable: bool,
+    pub recorded_at: jiff::Timestamp,
+    /// (type, url) per playback format.
+    pub formats: Vec<(String, String)>,
+}
+
+/// Greenlight's visibility for BBB's state (greenlight.md §7's table).
+pub fn visibility(published: bool, protected: bool, listed: bool) -> &'static str {
+    match (published, protected, listed) {
+        (false, _, _) => "Unpublished",
+        (true, false, false) => "Published",
+        (true, false, true) => "Public",
+        (true, true, false) => "Protected",
+        (true, true, true) => "Public/Protected",
+    }
 }
 
 /// Opens (and may cache) the Greenlight of a server.

@@ -208,6 +208,24 @@ pub struct MailContext {
     /// The room-links report's rooms (public links only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rooms: Vec<ReportRoom>,
+    /// Recordings the retention rules will delete (dates in the recipient's language).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recordings: Vec<ExpiringRecording>,
+}
+
+/// One recording of a retention warning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpiringRecording {
+    pub id: String,
+    pub name: String,
+    pub recorded: String,
+    pub delete_on: String,
+    /// Playback link, when BBB gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The Greenlight room it belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }
 
 /// One room of the room-links report.
@@ -370,7 +388,11 @@ impl World {
             request.kind,
             NoticeKind::RoomShared | NoticeKind::RoomUnshared
         );
-        if meeting.is_none() && !is_room_mail && request.kind != NoticeKind::RoomLinks {
+        let stands_alone = matches!(
+            request.kind,
+            NoticeKind::RoomLinks | NoticeKind::RecordingsExpiring
+        );
+        if meeting.is_none() && !is_room_mail && !stands_alone {
             return Err(RenderError::Unusable(format!(
                 "a {} mail needs a meeting",
                 request.kind.as_str()
@@ -501,8 +523,32 @@ impl World {
                 .map(str::to_string),
             report: data["report"].as_str().map(str::to_string),
             rooms: serde_json::from_value(data["rooms"].clone()).unwrap_or_default(),
+            recordings: expiring(data, &self.zone, lang),
         })
     }
+}
+
+/// The recordings of a retention warning, dates in the recipient's zone and language.
+fn expiring(data: &Value, zone: &jiff::tz::TimeZone, lang: Language) -> Vec<ExpiringRecording> {
+    let date = |v: &Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+            .map(|t| text::date(&t.to_zoned(zone.clone()), lang))
+            .unwrap_or_default()
+    };
+    data["recordings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| ExpiringRecording {
+            id: r["id"].as_str().unwrap_or_default().to_string(),
+            name: r["name"].as_str().unwrap_or_default().to_string(),
+            recorded: date(&r["recorded"]),
+            delete_on: date(&r["deleteOn"]),
+            link: r["link"].as_str().map(str::to_string),
+            room: r["room"].as_str().map(str::to_string),
+        })
+        .collect()
 }
 
 fn meeting_facts(

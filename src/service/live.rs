@@ -1,11 +1,9 @@
 //! Live meetings and recordings: questions asked of the BBB servers themselves.
 
 use super::{Service, bbb_error, internal};
-use crate::bbb::{Bbb, JoinAuth, JoinParams, MeetingInfo, Recording, RecordingsQuery, Role};
-use crate::domain::operation::RecordingScope;
-use crate::domain::outcome::RecordingView;
+use crate::bbb::{Bbb, JoinAuth, JoinParams, MeetingInfo, Role};
 use crate::domain::{
-    Actor, BbbMeetingId, JoinLinks, OpError, Outcome, RecordId, RunningMeeting, Scope, ServerId,
+    Actor, BbbMeetingId, JoinLinks, OpError, Outcome, RunningMeeting, Scope, ServerId,
     ServerMeetings, ServerSpec,
 };
 use std::time::{Duration, Instant};
@@ -87,97 +85,6 @@ impl Service {
             meeting: found.map(Box::new),
         })
     }
-
-    pub(super) async fn list_recordings(
-        &self,
-        server_id: &ServerId,
-        scope: Option<&RecordingScope>,
-    ) -> Result<Outcome, OpError> {
-        let server = self.server(server_id).await?;
-        let mut query = RecordingsQuery::default();
-        match scope {
-            None => {}
-            Some(RecordingScope::Meeting(id)) => {
-                let m = self.meeting(id).await?;
-                query
-                    .meeting_ids
-                    .push(m.spec.effective_bbb_id().to_string());
-            }
-            Some(RecordingScope::BbbMeeting(id)) => query.meeting_ids.push(id.to_string()),
-            Some(RecordingScope::Records(ids)) => query.record_ids = ids.clone(),
-        }
-        let list = self
-            .connect(&server)
-            .get_recordings(&query)
-            .await
-            .map_err(|e| bbb_error(server_id, e))?;
-        let recordings = list.iter().filter_map(recording_view).collect();
-        Ok(Outcome::Recordings {
-            server: server_id.clone(),
-            recordings,
-        })
-    }
-
-    pub(super) async fn publish_recordings(
-        &self,
-        server_id: &ServerId,
-        records: &[RecordId],
-        publish: bool,
-    ) -> Result<Outcome, OpError> {
-        let server = self.server(server_id).await?;
-        require_records(records)?;
-        self.connect(&server)
-            .publish_recordings(records, publish)
-            .await
-            .map_err(|e| recording_error(server_id, records, e))?;
-        let action = if publish { "published" } else { "unpublished" };
-        Ok(Outcome::RecordingsChanged {
-            server: server_id.clone(),
-            action: action.into(),
-            records: records.to_vec(),
-        })
-    }
-
-    pub(super) async fn delete_recordings(
-        &self,
-        server_id: &ServerId,
-        records: &[RecordId],
-    ) -> Result<Outcome, OpError> {
-        let server = self.server(server_id).await?;
-        require_records(records)?;
-        self.connect(&server)
-            .delete_recordings(records)
-            .await
-            .map_err(|e| recording_error(server_id, records, e))?;
-        Ok(Outcome::RecordingsChanged {
-            server: server_id.clone(),
-            action: "deleted".into(),
-            records: records.to_vec(),
-        })
-    }
-}
-
-/// BBB's `notFound` for recordings means the ids name no recording there: the caller's
-/// mistake (404), not the server's failure.
-fn recording_error(server: &ServerId, records: &[RecordId], e: crate::bbb::BbbError) -> OpError {
-    match e {
-        crate::bbb::BbbError::NotFound { .. } => {
-            let ids: Vec<&str> = records.iter().map(|r| r.as_str()).collect();
-            OpError::not_found_hint(
-                "recording",
-                ids.join(", "),
-                format!("on server '{server}'; list them with GET …/recordings"),
-            )
-        }
-        other => bbb_error(server, other),
-    }
-}
-
-fn require_records(records: &[RecordId]) -> Result<(), OpError> {
-    if records.is_empty() {
-        return Err(OpError::Invalid("name at least one recording id".into()));
-    }
-    Ok(())
 }
 
 fn running(
@@ -214,24 +121,5 @@ fn admin_links(bbb: &dyn Bbb, m: &MeetingInfo) -> Option<JoinLinks> {
         moderator: link(Role::Moderator),
         viewer: link(Role::Viewer),
         room: None,
-    })
-}
-
-fn recording_view(r: &Recording) -> Option<RecordingView> {
-    let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    Some(RecordingView {
-        record_id: RecordId::try_from(r.record_id.as_str()).ok()?,
-        meeting_id: r.meeting_id.clone(),
-        name: r.name.clone(),
-        published: r.published,
-        state: r.state.clone(),
-        start_time: ts(r.start_time),
-        end_time: ts(r.end_time),
-        participants: r.participants,
-        playback: r
-            .playback
-            .iter()
-            .map(|p| (p.format_type.clone(), p.url.clone()))
-            .collect(),
     })
 }

@@ -6,6 +6,8 @@ mod live;
 mod meetings;
 pub(crate) mod notify;
 mod params;
+mod recordings;
+mod retention;
 pub mod schedule;
 mod servers;
 mod setup;
@@ -41,6 +43,8 @@ pub struct ServiceSettings {
     /// `send_emails` for meetings whose recipient, meeting and server leave it unset
     /// (bot-config.yml `mail.send_emails`; off by default).
     pub send_emails: bool,
+    /// Retention rules for recordings and our own records (bot-config.yml `retention:`).
+    pub retention: crate::domain::retention::RetentionSettings,
 }
 
 impl Default for ServiceSettings {
@@ -53,6 +57,7 @@ impl Default for ServiceSettings {
             plan_defaults: crate::scheduler::PlanDefaults::default(),
             streaming: crate::streaming::StreamingConfig::default(),
             send_emails: false,
+            retention: Default::default(),
         }
     }
 }
@@ -169,6 +174,12 @@ impl Service {
                 self.publish_recordings(server, records, false).await
             }
             DeleteRecordings { server, records } => self.delete_recordings(server, records).await,
+            UpdateRecordings {
+                server,
+                records,
+                change,
+            } => self.update_recordings(server, records, change).await,
+            Retention { dry_run } => self.retention(actor, *dry_run).await,
             ListMail { filter } => self.list_mail(*filter).await,
             DeleteMail { id } => self.delete_mail(*id).await,
             PurgeMail { state } => self.purge_mail(*state).await,

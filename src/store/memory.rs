@@ -4,13 +4,14 @@
 //! the same errors. The shared behaviour suite in `tests/store_suite.rs` runs against both.
 
 use crate::domain::operation::MailFilter;
+use crate::domain::retention::Purged;
 use crate::domain::{
     Channel, MeetingId, MeetingPhase, MeetingSpec, Scope, ServerId, ServerSpec, StepRecord,
 };
 use crate::store::{
     ApiToken, AppliedEntry, AuditEntry, AuditQuery, ChatPending, CommandResultRecord, Enqueued,
     Job, JobState, NewJob, OutboxEntry, OutboxFilter, OutboxRequest, OutboxState, PlannedMeeting,
-    Store, StoreError, StoredMeeting,
+    PurgeCutoffs, Store, StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -50,6 +51,7 @@ struct State {
     chat_pending: BTreeMap<i64, ChatPending>,
     last_pending: i64,
     tokens: BTreeMap<i64, ApiToken>,
+    retention_warned: BTreeMap<(ServerId, String), Timestamp>,
     last_step: u64,
     last_job: i64,
     last_outbox: i64,
@@ -575,6 +577,89 @@ impl Store for MemoryStore {
         let n = st.audit.len();
         st.audit.retain(|e| e.at >= before);
         Ok((n - st.audit.len()) as u64)
+    }
+
+    async fn purge_old(&self, cut: &PurgeCutoffs, dry_run: bool) -> Result<Purged, StoreError> {
+        let mut st = self.lock();
+        let latest: std::collections::BTreeSet<u64> = {
+            let mut last: BTreeMap<(&MeetingId, &str), u64> = BTreeMap::new();
+            for (seq, m, r) in &st.steps {
+                last.insert((m, r.step.as_str()), *seq);
+            }
+            last.into_values().collect()
+        };
+        let old_step = |seq: &u64, r: &StepRecord| {
+            cut.step_history.is_some_and(|c| r.at < c) && !latest.contains(seq)
+        };
+        let old_message = |e: &OutboxEntry| {
+            e.state == OutboxState::Sent
+                && cut
+                    .sent_messages
+                    .is_some_and(|c| e.sent_at.unwrap_or(e.created_at) < c)
+        };
+        let old_audit = |e: &AuditEntry| cut.audit.is_some_and(|c| e.at < c);
+        let purged = Purged {
+            step_history: st.steps.iter().filter(|(s, _, r)| old_step(s, r)).count() as u64,
+            sent_messages: st.outbox.values().filter(|e| old_message(e)).count() as u64,
+            audit_entries: st.audit.iter().filter(|e| old_audit(e)).count() as u64,
+        };
+        if !dry_run {
+            let steps = std::mem::take(&mut st.steps);
+            st.steps = steps
+                .into_iter()
+                .filter(|(s, _, r)| !old_step(s, r))
+                .collect();
+            st.outbox.retain(|_, e| !old_message(e));
+            st.audit.retain(|e| !old_audit(e));
+        }
+        Ok(purged)
+    }
+
+    async fn retention_warnings(
+        &self,
+        server: &ServerId,
+    ) -> Result<BTreeMap<String, Timestamp>, StoreError> {
+        Ok(self
+            .lock()
+            .retention_warned
+            .iter()
+            .filter(|((s, _), _)| s == server)
+            .map(|((_, r), at)| (r.clone(), *at))
+            .collect())
+    }
+
+    async fn mark_retention_warned(
+        &self,
+        server: &ServerId,
+        record_id: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.lock();
+        let key = (server.clone(), record_id.to_string());
+        if st.retention_warned.contains_key(&key) {
+            return Ok(false);
+        }
+        st.retention_warned.insert(key, at);
+        Ok(true)
+    }
+
+    async fn forget_retention_warnings(
+        &self,
+        server: &ServerId,
+        record_ids: &[String],
+    ) -> Result<u64, StoreError> {
+        let mut st = self.lock();
+        let mut n = 0;
+        for r in record_ids {
+            if st
+                .retention_warned
+                .remove(&(server.clone(), r.clone()))
+                .is_some()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {

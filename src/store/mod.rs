@@ -13,6 +13,7 @@ use crate::domain::{
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub use memory::MemoryStore;
 pub use sql::SqlStore;
@@ -156,6 +157,14 @@ pub struct OutboxFilter {
 pub struct Enqueued {
     pub id: i64,
     pub new: bool,
+}
+
+/// Cut-off times of [`Store::purge_old`]: records older than these go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PurgeCutoffs {
+    pub step_history: Option<Timestamp>,
+    pub sent_messages: Option<Timestamp>,
+    pub audit: Option<Timestamp>,
 }
 
 /// Which audit entries: a time window (`since` inclusive, `until` exclusive), an actor
@@ -396,6 +405,35 @@ pub trait Store: Send + Sync {
     /// Deletes entries older than `before` (personal data kept no longer than needed); returns
     /// how many.
     async fn purge_audit(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    // --- retention
+    /// Removes (or, when `dry_run`, counts) step history older than `cut.step_history` except
+    /// each step's latest entry (the meeting's status), sent mail and chat messages older than
+    /// `cut.sent_messages`, audit entries older than `cut.audit`. A `None` cut-off purges
+    /// nothing of that kind.
+    async fn purge_old(
+        &self,
+        cut: &PurgeCutoffs,
+        dry_run: bool,
+    ) -> Result<crate::domain::retention::Purged, StoreError>;
+    /// When each recording of `server` was announced for deletion (record id → time).
+    async fn retention_warnings(
+        &self,
+        server: &ServerId,
+    ) -> Result<BTreeMap<String, Timestamp>, StoreError>;
+    /// Remember the warning (the first one counts); false when one was already recorded.
+    async fn mark_retention_warned(
+        &self,
+        server: &ServerId,
+        record_id: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Forget the warnings of recordings that are gone.
+    async fn forget_retention_warnings(
+        &self,
+        server: &ServerId,
+        record_ids: &[String],
+    ) -> Result<u64, StoreError>;
 
     // --- command results
     /// Store the per-item results of a command; returns its id.

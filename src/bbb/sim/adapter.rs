@@ -279,6 +279,7 @@ fn recording(r: SimRecording) -> Recording {
         end_time: r.end_time,
         participants: r.participants,
         metadata: r.metadata,
+        protected: Some(r.protected),
         playback: r
             .playback
             .into_iter()
@@ -395,6 +396,13 @@ impl Bbb for SimBbb {
     async fn delete_recordings(&self, ids: &[RecordId]) -> Result<bool, BbbError> {
         self.gate().await?;
         self.sim.op_delete(&record_ids_param(ids)).map_err(api_err)
+    }
+
+    async fn protect_recordings(&self, ids: &[RecordId], protect: bool) -> Result<bool, BbbError> {
+        self.gate().await?;
+        let mut p = record_ids_param(ids);
+        p.push("protect", bool_str(protect));
+        self.sim.op_update(&p).map_err(api_err)
     }
 }
 
@@ -541,6 +549,10 @@ impl Bbb for Refusing {
     }
 
     async fn delete_recordings(&self, _: &[RecordId]) -> Result<bool, BbbError> {
+        self.fail()
+    }
+
+    async fn protect_recordings(&self, _: &[RecordId], _: bool) -> Result<bool, BbbError> {
         self.fail()
     }
 }

@@ -218,6 +218,9 @@ pub struct SimRecording {
     pub participants: u32,
     pub metadata: BTreeMap<String, String>,
     pub playback: Vec<SimPlayback>,
+    /// `updateRecordings … protect=true` (BBB 2.6+).
+    #[serde(default)]
+    pub protected: bool,
     /// When processing finishes (epoch ms).
     pub ready_at: i64,
 }
@@ -857,10 +860,19 @@ impl State {
         Ok(true)
     }
 
-    /// `updateRecordings`: set `meta_*` values; an empty value removes the key.
+    /// `updateRecordings`: set `meta_*` values (an empty value removes the key) and, when
+    /// given, `protect` (BBB 2.6+; anything but `true`/`false` is ignored, as BBB does).
     pub(crate) fn update(&mut self, p: &Params) -> Result<bool, ApiFailure> {
         let meta = p.meta();
+        let protect = match p.get("protect") {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        };
         for r in self.recordings_by_ids(p, |_| true)? {
+            if let Some(protect) = protect {
+                r.protected = protect;
+            }
             for (k, v) in &meta {
                 if v.is_empty() {
                     r.metadata.remove(k);
@@ -1076,6 +1088,7 @@ fn new_recording(m: &SimMeeting, now: i64, s: &Settings) -> SimRecording {
             length: length_min,
         }],
         ready_at: now + s.recording_processing_ms,
+        protected: false,
     }
 }
 

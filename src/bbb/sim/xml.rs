@@ -283,7 +283,8 @@ fn recording(x: &mut Xml, r: &SimRecording) {
         .el("state", &r.state)
         .el("startTime", r.start_time)
         .el("endTime", r.end_time)
-        .el("participants", r.participants);
+        .el("participants", r.participants)
+        .el("protected", r.protected);
     map(x, "metadata", &r.metadata);
     x.open("playback");
     for f in &r.playback {

@@ -709,6 +709,13 @@ pub(super) async fn search(
         .fetch_all(&mut *conn)
         .await
         .map_err(db_error)?,
+        RoomSearch::MeetingId(id) => sqlx::query_as::<_, RoomRow>(room_select!(
+            "WHERE NOT r.deleted AND r.bbb_id = $1 ORDER BY r.id"
+        ))
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?,
         RoomSearch::Id(room) => room_by_uid(&mut conn, room.as_str(), false)
             .await?
             .into_iter()

@@ -7,6 +7,7 @@
 //! rooms inherit it from their owner.
 
 mod options;
+mod recordings;
 mod rooms;
 mod schema;
 mod users;
@@ -14,8 +15,9 @@ mod validate;
 
 use super::common::{self, db_error};
 use super::{
-    DeletedRoom, DeletedUser, GlRoom, GlUser, Greenlight, GreenlightError, GreenlightSettings,
-    GreenlightVersion, ItemResult, NewRoom, NewUser, RoomDisposition, RoomSearch, SchemaReport,
+    DeletedRoom, DeletedUser, GlRecording, GlRoom, GlUser, Greenlight, GreenlightError,
+    GreenlightSettings, GreenlightVersion, ItemResult, NewRoom, NewUser, RoomDisposition,
+    RoomSearch, SchemaReport,
 };
 use crate::domain::{Email, RoomRef};
 use async_trait::async_trait;
@@ -228,6 +230,20 @@ impl Greenlight for GreenlightV3 {
         let mut tx = self.begin().await?;
         rooms::meeting_ended(&mut tx, &self.provider, meeting_id).await?;
         tx.commit().await.map_err(db_error)
+    }
+
+    async fn sync_recordings(&self, list: &[GlRecording]) -> Result<u64, GreenlightError> {
+        let mut tx = self.begin().await?;
+        let n = recordings::upsert(&mut tx, &self.provider, list).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(n)
+    }
+
+    async fn forget_recordings(&self, record_ids: &[String]) -> Result<u64, GreenlightError> {
+        let mut tx = self.begin().await?;
+        let n = recordings::forget(&mut tx, &self.provider, record_ids).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(n)
     }
 }
 

@@ -585,6 +585,12 @@ pub async fn search_ids(
              ORDER BY r.created_at, r.id",
             email.as_str().to_string(),
         ),
+        RoomSearch::MeetingId(id) => (
+            "SELECT r.id::text FROM rooms r JOIN users u ON u.id = r.user_id \
+             WHERE u.provider = $1 AND r.meeting_id = $2 \
+             ORDER BY r.created_at, r.id",
+            id.clone(),
+        ),
     };
     sqlx::query_scalar(sql)
         .bind(provider)

@@ -57,6 +57,8 @@ const BUILTIN: &[(&str, &str, &str)] = &[
     builtin!("de", "meeting_changed"),
     builtin!("en", "room_links"),
     builtin!("de", "room_links"),
+    builtin!("en", "recordings_expiring"),
+    builtin!("de", "recordings_expiring"),
 ];
 
 /// Template files larger than this are refused (a mail template is a few kilobytes).

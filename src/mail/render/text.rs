@@ -96,6 +96,28 @@ pub(super) fn date_time(z: &Zoned, lang: Language) -> String {
     }
 }
 
+/// "Tuesday, 1 December 2026" / "Dienstag, 1. Dezember 2026".
+pub(super) fn date(z: &Zoned, lang: Language) -> String {
+    let day = day_index(z.weekday());
+    let month = month_index(z);
+    match lang {
+        Language::En => format!(
+            "{}, {} {} {}",
+            EN_DAYS[day],
+            z.day(),
+            EN_MONTHS[month],
+            z.year()
+        ),
+        Language::De => format!(
+            "{}, {}. {} {}",
+            DE_DAYS[day],
+            z.day(),
+            DE_MONTHS[month],
+            z.year()
+        ),
+    }
+}
+
 /// "11:30" / "11:30 Uhr".
 pub(super) fn time_of_day(z: &Zoned, lang: Language) -> String {
     match lang {

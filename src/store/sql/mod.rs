@@ -37,8 +37,8 @@ use crate::domain::{
 };
 use crate::store::{
     ApiToken, AppliedEntry, AuditEntry, AuditQuery, ChatPending, CommandResultRecord, Enqueued,
-    Job, NewJob, OutboxEntry, OutboxFilter, OutboxRequest, PlannedMeeting, Store, StoreError,
-    StoredMeeting,
+    Job, NewJob, OutboxEntry, OutboxFilter, OutboxRequest, PlannedMeeting, PurgeCutoffs, Store,
+    StoreError, StoredMeeting,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -1064,6 +1064,131 @@ impl Store for SqlStore {
                 .map(|r| r.rows_affected())
         })
         .map_err(error::statement("purge the audit log"))
+    }
+
+    async fn purge_old(
+        &self,
+        cut: &PurgeCutoffs,
+        dry_run: bool,
+    ) -> Result<crate::domain::retention::Purged, StoreError> {
+        const OP: &str = "purge old records";
+        // Absent cut-offs bind NULL, and `at < NULL` is never true: one statement per table.
+        // A step's latest entry is its current status and always stays.
+        macro_rules! count_and_delete {
+            ($from:literal) => {
+                (
+                    concat!("SELECT COUNT(*) ", $from),
+                    concat!("DELETE ", $from),
+                )
+            };
+        }
+        let steps = count_and_delete!(
+            "FROM meeting_steps WHERE at < $1 AND seq NOT IN \
+             (SELECT MAX(seq) FROM meeting_steps GROUP BY meeting_id, step)"
+        );
+        let sent = count_and_delete!(
+            "FROM outbox WHERE state = 'sent' AND COALESCE(sent_at, created_at) < $1"
+        );
+        let audit = count_and_delete!("FROM audit_log WHERE at < $1");
+        let cuts = [
+            (steps, cut.step_history),
+            (sent, cut.sent_messages),
+            (audit, cut.audit),
+        ];
+        let mut counts = [0u64; 3];
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool
+                .begin_with(dialect.begin_write())
+                .await
+                .map_err(error::statement(OP))?;
+            for (i, ((count_sql, delete_sql), at)) in cuts.iter().enumerate() {
+                let at = at.map(micros);
+                self.tally(1);
+                counts[i] = if dry_run {
+                    let n: i64 = sqlx::query_scalar(*count_sql)
+                        .bind(at)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(error::statement(OP))?;
+                    u64::try_from(n).unwrap_or(0)
+                } else {
+                    sqlx::query(*delete_sql)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(error::statement(OP))?
+                        .rows_affected()
+                };
+            }
+            self.tally(1);
+            tx.commit().await.map_err(error::statement(OP))
+        })?;
+        Ok(crate::domain::retention::Purged {
+            step_history: counts[0],
+            sent_messages: counts[1],
+            audit_entries: counts[2],
+        })
+    }
+
+    async fn retention_warnings(
+        &self,
+        server: &ServerId,
+    ) -> Result<std::collections::BTreeMap<String, Timestamp>, StoreError> {
+        let rows: Vec<(String, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT record_id, warned_at FROM retention_warnings WHERE server_id = $1",
+            )
+            .bind(server.as_str())
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(error::statement("read retention warnings"))?;
+        rows.into_iter()
+            .map(|(r, at)| Ok((r, rows::time("retention warning", at)?)))
+            .collect()
+    }
+
+    async fn mark_retention_warned(
+        &self,
+        server: &ServerId,
+        record_id: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO retention_warnings (server_id, record_id, warned_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (server_id, record_id) DO NOTHING",
+            )
+            .bind(server.as_str())
+            .bind(record_id)
+            .bind(micros(at))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+        })
+        .map_err(error::statement("record a retention warning"))
+    }
+
+    async fn forget_retention_warnings(
+        &self,
+        server: &ServerId,
+        record_ids: &[String],
+    ) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for r in record_ids {
+            n += with_pool!(self, |pool| {
+                sqlx::query(
+                    "DELETE FROM retention_warnings WHERE server_id = $1 AND record_id = $2",
+                )
+                .bind(server.as_str())
+                .bind(r)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+            })
+            .map_err(error::statement("forget retention warnings"))?;
+        }
+        Ok(n)
     }
 
     async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {

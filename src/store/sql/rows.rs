@@ -15,7 +15,7 @@ pub(crate) fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
 }
 
-fn time(what: &str, us: i64) -> Result<Timestamp, StoreError> {
+pub(crate) fn time(what: &str, us: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_microsecond(us).map_err(|e| corrupt(what, e))
 }
 
