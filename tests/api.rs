@@ -67,6 +67,7 @@ const PROTECTED: &[(&str, &str)] = &[
     ("POST", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{name}"),
     ("GET", "/api/v1/audit"),
+    ("POST", "/api/v1/retention"),
 ];
 
 /// A request path for a route template.

@@ -422,6 +422,12 @@ pub(super) struct RecordingQuery {
     /// Recordings of one BBB meetingID.
     #[serde(default)]
     bbb_meeting: Option<String>,
+    /// Recordings of one Greenlight room (its id).
+    #[serde(default)]
+    room: Option<String>,
+    /// Recordings of every Greenlight room of this user (e-mail).
+    #[serde(default)]
+    owner: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/servers/{server}/recordings", tag = "recordings", security(("token" = [])), params(("server" = String, Path, example = "bbb"), RecordingQuery), responses((status = 200, description = "recordings", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
@@ -432,16 +438,26 @@ pub(super) async fn list_recordings(
     Query(q): Query<RecordingQuery>,
 ) -> Result<Response, ApiError> {
     use crate::domain::operation::RecordingScope;
-    let scope = match (q.meeting.as_deref(), q.bbb_meeting.as_deref()) {
-        (Some(m), None) => Some(RecordingScope::Meeting(parse("meeting", m)?)),
-        (None, Some(b)) => Some(RecordingScope::BbbMeeting(parse("bbb_meeting", b)?)),
-        (None, None) => None,
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                Some("meeting".into()),
-                "give meeting or bbb_meeting, not both",
-            ));
-        }
+    let given = [&q.meeting, &q.bbb_meeting, &q.room, &q.owner]
+        .iter()
+        .filter(|v| v.is_some())
+        .count();
+    if given > 1 {
+        return Err(ApiError::invalid(
+            Some("meeting".into()),
+            "give one of meeting, bbb_meeting, room, owner",
+        ));
+    }
+    let scope = if let Some(m) = &q.meeting {
+        Some(RecordingScope::Meeting(parse("meeting", m)?))
+    } else if let Some(b) = &q.bbb_meeting {
+        Some(RecordingScope::BbbMeeting(parse("bbb_meeting", b)?))
+    } else if let Some(r) = &q.room {
+        Some(RecordingScope::Room(parse("room", r)?))
+    } else if let Some(o) = &q.owner {
+        Some(RecordingScope::Owner(parse("owner", o)?))
+    } else {
+        None
     };
     let outcome = run(
         &st,
@@ -461,7 +477,20 @@ pub(super) struct RecordingChange {
     /// Record ids.
     records: Vec<String>,
     /// true publishes, false unpublishes.
-    published: bool,
+    #[serde(default)]
+    published: Option<bool>,
+    /// Playback only for signed-in users (BBB 2.6+; Greenlight's "Protected").
+    #[serde(default)]
+    protected: Option<bool>,
+    /// Listed on the room's public Greenlight page ("Public").
+    #[serde(default)]
+    listed: Option<bool>,
+    /// A new name.
+    #[serde(default)]
+    name: Option<String>,
+    /// Exempt from the retention rules.
+    #[serde(default)]
+    keep: Option<bool>,
 }
 
 #[utoipa::path(put, path = "/api/v1/servers/{server}/recordings", tag = "recordings", security(("token" = [])), params(("server" = String, Path, example = "bbb")), request_body = RecordingChange, responses((status = 200, description = "changed", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
@@ -471,14 +500,40 @@ pub(super) async fn publish_recordings(
     Path(server): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
+    use crate::domain::operation::RecordingChange as C;
     let b: RecordingChange = body(&bytes)?;
     let records = record_ids(&b.records)?;
     let server = server_of(&server)?;
-    let op = if b.published {
-        Operation::PublishRecordings { server, records }
-    } else {
-        Operation::UnpublishRecordings { server, records }
+    let mut changes = Vec::new();
+    if let Some(p) = b.published {
+        changes.push(if p {
+            Operation::PublishRecordings {
+                server: server.clone(),
+                records: records.clone(),
+            }
+        } else {
+            Operation::UnpublishRecordings {
+                server: server.clone(),
+                records: records.clone(),
+            }
+        });
+    }
+    let update = |change| Operation::UpdateRecordings {
+        server: server.clone(),
+        records: records.clone(),
+        change,
     };
+    changes.extend(b.protected.map(|v| update(C::Protected(v))));
+    changes.extend(b.listed.map(|v| update(C::Listed(v))));
+    changes.extend(b.name.map(|v| update(C::Name(v))));
+    changes.extend(b.keep.map(|v| update(C::Keep(v))));
+    if changes.len() != 1 {
+        return Err(ApiError::invalid(
+            None,
+            "give exactly one of published, protected, listed, name, keep per request",
+        ));
+    }
+    let op = changes.remove(0);
     let outcome = run(&st, &actor, op).await?;
     Ok(ok(StatusCode::OK, "changed recordings", json!(outcome)))
 }
@@ -628,4 +683,30 @@ pub(super) async fn revoke_token(
 ) -> Result<Response, ApiError> {
     run(&st, &actor, Operation::RevokeToken { name }).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RetentionParams {
+    /// Only report what would happen (needs `read`); without it the run warns, deletes and
+    /// purges (needs `servers:write`).
+    #[serde(default)]
+    dry_run: Option<bool>,
+}
+
+/// Run the retention rules now (the daemon runs them daily).
+#[utoipa::path(post, path = "/api/v1/retention", tag = "recordings", security(("token" = [])), params(RetentionParams), responses((status = 200, description = "what the rules did, or would do", body = Envelope), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+pub(super) async fn retention(
+    State(st): State<ApiState>,
+    actor: Authed,
+    Query(q): Query<RetentionParams>,
+) -> Result<Response, ApiError> {
+    let dry_run = q.dry_run.unwrap_or(false);
+    let outcome = run(&st, &actor, Operation::Retention { dry_run }).await?;
+    let message = if dry_run {
+        "retention plan"
+    } else {
+        "retention run done"
+    };
+    Ok(ok(StatusCode::OK, message, json!(outcome)))
 }

@@ -48,6 +48,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(gl::list_tokens, gl::create_token))
         .routes(routes!(gl::revoke_token))
         .routes(routes!(gl::audit))
+        .routes(routes!(gl::retention))
 }
 
 /// The OpenAPI 3.1 document of the API.

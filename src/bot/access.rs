@@ -40,8 +40,9 @@ impl std::fmt::Display for Refusal {
                  (ask a room moderator, or write to the bot in a direct message)"
             ),
             Self::AdminOnly => f.write_str(
-                "creating and deleting users and rooms is for the bot's administrators \
-                 (matrix.admins in bot-config.yml)",
+                "creating and deleting users, deleting rooms and recordings, the audit log and \
+                 the retention rules are for the bot's administrators (matrix.admins in \
+                 bot-config.yml)",
             ),
         }
     }
@@ -165,7 +166,12 @@ impl Access {
     pub fn check_operation(&self, user: &str, op: &Operation) -> Result<(), Refusal> {
         let admin_only = matches!(
             op,
-            Operation::CreateUser(_) | Operation::DeleteUser { .. } | Operation::DeleteRoom { .. }
+            Operation::CreateUser(_)
+                | Operation::DeleteUser { .. }
+                | Operation::DeleteRoom { .. }
+                | Operation::DeleteRecordings { .. }
+                | Operation::AuditLog { .. }
+                | Operation::Retention { .. }
         );
         if admin_only && !self.is_admin(user) {
             Err(Refusal::AdminOnly)

@@ -554,6 +554,13 @@ fn describe(op: &Operation) -> String {
         Operation::DeleteRoom { room, .. } => format!("delete the room {room}"),
         Operation::CancelMeeting { id } => format!("cancel meeting '{id}' and its future dates"),
         Operation::EndMeeting { id } => format!("end meeting '{id}' for everybody in it"),
+        Operation::DeleteRecordings { records, .. } => {
+            let ids: Vec<&str> = records.iter().map(|r| r.as_str()).collect();
+            format!(
+                "delete recording(s) {} on BBB and in Greenlight",
+                ids.join(", ")
+            )
+        }
         other => other.name().replace('_', " "),
     }
 }

@@ -25,6 +25,8 @@ pub struct CommandDoc {
 const MEETINGS: &str = "Meetings";
 const ROOMS: &str = "Rooms";
 const USERS: &str = "Users";
+const RECORDINGS: &str = "Recordings";
+const ADMIN: &str = "Administration";
 const SETTINGS: &str = "Settings and answers";
 
 /// Every command, in help order.
@@ -211,6 +213,92 @@ pub const COMMANDS: &[CommandDoc] = &[
         details: "",
         examples: &["delete user bob@uni.example"],
         confirm: true,
+    },
+    CommandDoc {
+        name: "recordings",
+        category: RECORDINGS,
+        usage: "recordings [for <room|e-mail|meeting <id>|all>]",
+        summary: "List recordings: yours, a room's, a user's, a meeting's or all.",
+        details: "Without `for`: the recordings of your Greenlight rooms (all of the server's \
+                  when the bot does not know your address). Each line shows the recording id \
+                  the other recording commands take, and whether it is published, protected, \
+                  listed or kept.",
+        examples: &[
+            "recordings",
+            "recordings for abc-def-ghi",
+            "recordings for bob@uni.example",
+            "recordings for meeting lecture",
+        ],
+        confirm: false,
+    },
+    CommandDoc {
+        name: "publish recording",
+        category: RECORDINGS,
+        usage: "publish|unpublish recording <id>…",
+        summary: "Make recordings watchable, or hide them.",
+        details: "Greenlight's copy of the recording follows.",
+        examples: &[
+            "publish recording 183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1531240585189",
+            "unpublish recording 183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1531240585189",
+        ],
+        confirm: false,
+    },
+    CommandDoc {
+        name: "protect recording",
+        category: RECORDINGS,
+        usage: "protect|unprotect recording <id>…",
+        summary: "Playback only for signed-in users (BBB 2.6 and later).",
+        details: "Greenlight shows it as Protected.",
+        examples: &["protect recording 183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1531240585189"],
+        confirm: false,
+    },
+    CommandDoc {
+        name: "rename recording",
+        category: RECORDINGS,
+        usage: "rename recording <id> to <name>",
+        summary: "Give a recording the name players and Greenlight show.",
+        details: "",
+        examples: &[
+            "rename recording 183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1531240585189 to “Lecture 3”",
+        ],
+        confirm: false,
+    },
+    CommandDoc {
+        name: "keep recording",
+        category: RECORDINGS,
+        usage: "keep|unkeep recording <id>…",
+        summary: "Exempt recordings from the retention rules (or hand them back).",
+        details: "The mark is kept on the BBB server with the recording.",
+        examples: &["keep recording 183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1531240585189"],
+        confirm: false,
+    },
+    CommandDoc {
+        name: "delete recording",
+        category: RECORDINGS,
+        usage: "delete recording <id>…",
+        summary: "Delete recordings on BBB and in Greenlight (administrators; cannot be undone).",
+        details: "",
+        examples: &["delete recording 183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1531240585189"],
+        confirm: true,
+    },
+    CommandDoc {
+        name: "audit",
+        category: ADMIN,
+        usage: "audit [for <object>] [by <@user:server|api:token>]",
+        summary: "Who changed what, latest first (administrators).",
+        details: "Shows the last 20 entries; `schedulight audit` and GET /api/v1/audit query \
+                  by time and export them.",
+        examples: &["audit", "audit for lecture", "audit by @ada:uni.example"],
+        confirm: false,
+    },
+    CommandDoc {
+        name: "retention",
+        category: ADMIN,
+        usage: "retention",
+        summary: "What the retention rules would warn about and delete now (administrators).",
+        details: "Changes nothing; the daemon runs the rules daily (bot-config.yml `retention:`).",
+        examples: &["retention"],
+        confirm: false,
     },
     CommandDoc {
         name: "timezone",

@@ -25,6 +25,7 @@ mod every;
 mod lex;
 mod mention;
 mod ops;
+mod recordings;
 mod resolve;
 mod schedule;
 mod when;

@@ -4,7 +4,7 @@ use super::args::{self, meeting_id, one_room};
 use super::commands;
 use super::error::{Fail, shown};
 use super::lex::{Word, join};
-use super::{ChatContext, Parsed, schedule, zone};
+use super::{ChatContext, Parsed, recordings, schedule, zone};
 use crate::domain::ids::{Email, RoomRef};
 use crate::domain::operation::{
     CreateRoom, CreateUser, Operation, RoomDisposition, RoomFilter, ShareRoom, UserRole,
@@ -12,8 +12,33 @@ use crate::domain::operation::{
 
 /// The command words people start with, for "did you mean".
 const VERBS: &[&str] = &[
-    "schedule", "meetings", "show", "status", "start", "end", "cancel", "disable", "enable",
-    "create", "rename", "delete", "share", "unshare", "timezone", "confirm", "deny", "help",
+    "schedule",
+    "meetings",
+    "show",
+    "status",
+    "start",
+    "end",
+    "cancel",
+    "disable",
+    "enable",
+    "create",
+    "rename",
+    "delete",
+    "share",
+    "unshare",
+    "timezone",
+    "confirm",
+    "deny",
+    "help",
+    "recordings",
+    "publish",
+    "unpublish",
+    "protect",
+    "unprotect",
+    "keep",
+    "unkeep",
+    "audit",
+    "retention",
 ];
 
 /// Parses a whole command (already split into words, at least one).
@@ -33,10 +58,26 @@ pub(crate) fn dispatch(words: &[Word], ctx: &ChatContext) -> Result<Parsed, Fail
         "delete" | "remove" => delete(rest, ctx),
         "share" => share(rest, ctx, false),
         "unshare" => share(rest, ctx, true),
+        "recordings" => recordings::list(rest, ctx),
+        "publish" | "unpublish" | "protect" | "unprotect" | "keep" | "unkeep" => {
+            recording_verb(&verb, rest, ctx)
+        }
+        "audit" => recordings::audit(rest),
+        "retention" => recordings::retention(rest),
         "timezone" | "tz" => zone::parse(rest),
         "confirm" => number(rest, "confirm").map(|id| Parsed::Confirm { id }),
         "deny" => number(rest, "deny").map(|id| Parsed::Deny { id }),
         _ => Err(unknown(words)),
+    }
+}
+
+/// `<verb> recording <id>…` (also `recordings`).
+fn recording_verb(verb: &str, rest: &[Word], ctx: &ChatContext) -> Result<Parsed, Fail> {
+    match rest.first() {
+        Some(w) if w.is_any(&["recording", "recordings"]) => {
+            recordings::change(verb, &rest[1..], ctx)
+        }
+        _ => Err(unknown_object(verb, rest, &["recording"])),
     }
 }
 
@@ -332,8 +373,11 @@ fn create_user(rest: &[Word], ctx: &ChatContext) -> Result<Parsed, Fail> {
 /// room's name, or its id (link)?
 fn rename(rest: &[Word], ctx: &ChatContext) -> Result<Parsed, Fail> {
     let fail = |m: &str| Fail::new(m).of("rename room");
+    if rest.first().is_some_and(|w| w.is("recording")) {
+        return recordings::rename(&rest[1..], ctx);
+    }
     if !rest.first().is_some_and(|w| w.is("room")) {
-        return Err(unknown_object("rename", rest, &["room"]));
+        return Err(unknown_object("rename", rest, &["room", "recording"]));
     }
     let rest = &rest[1..];
     let Some(to) = rest.iter().position(|w| w.is("to")) else {
@@ -385,7 +429,14 @@ fn delete(rest: &[Word], ctx: &ChatContext) -> Result<Parsed, Fail> {
     match rest.first() {
         Some(w) if w.is("room") => delete_room(&rest[1..], ctx).map_err(|f| f.of("delete room")),
         Some(w) if w.is("user") => delete_user(&rest[1..], ctx).map_err(|f| f.of("delete user")),
-        _ => Err(unknown_object("delete", rest, &["room", "user"])),
+        Some(w) if w.is_any(&["recording", "recordings"]) => {
+            recordings::change("delete", &rest[1..], ctx)
+        }
+        _ => Err(unknown_object(
+            "delete",
+            rest,
+            &["room", "user", "recording"],
+        )),
     }
 }
 

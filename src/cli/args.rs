@@ -50,6 +50,24 @@ pub enum Command {
         #[command(subcommand)]
         command: RoomsCommand,
     },
+    /// Recordings on the BBB servers: list, publish, protect, rename, keep, delete.
+    Recordings {
+        #[command(subcommand)]
+        command: RecordingsCommand,
+    },
+    /// Run the retention rules now (bot-config.yml `retention:`): warn owners of recordings
+    /// due for deletion, delete the overdue ones, purge old step history, sent messages and
+    /// audit entries. `--dry-run` shows what would happen and changes nothing.
+    Retention {
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Copy the SQLite store to FILE while the daemon runs (a consistent snapshot). For a
+    /// PostgreSQL store use pg_dump (see the user guide).
+    Backup { file: PathBuf },
+    /// Replace the SQLite store with a backup made by `backup` (the daemon must be stopped);
+    /// the store being replaced is kept beside it as <store>.before-restore.
+    Restore { file: PathBuf },
     /// The mail outbox: preview one mail, list, delete, purge.
     Mail {
         #[command(subcommand)]
@@ -281,6 +299,56 @@ pub enum MeetingsCommand {
     Start { id: String },
     /// End the meeting on BBB.
     End { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordingsCommand {
+    /// List recordings: all of a server's, or a Greenlight room's, an owner's or a scheduled
+    /// meeting's.
+    List {
+        #[command(flatten)]
+        server: ServerArg,
+        /// A Greenlight room (id or link).
+        #[arg(long, conflicts_with_all = ["owner", "meeting"])]
+        room: Option<String>,
+        /// The rooms of a Greenlight user.
+        #[arg(long, conflicts_with = "meeting")]
+        owner: Option<String>,
+        /// A scheduled meeting's id.
+        #[arg(long)]
+        meeting: Option<String>,
+    },
+    Publish(RecordIds),
+    Unpublish(RecordIds),
+    /// Playback only for signed-in users (BBB 2.6+; Greenlight's "Protected").
+    Protect(RecordIds),
+    Unprotect(RecordIds),
+    /// Greenlight lists them on the room's public page ("Public").
+    ListPublicly(RecordIds),
+    /// No longer listed on the room's public page.
+    Unlist(RecordIds),
+    /// Exempt from the retention rules.
+    Keep(RecordIds),
+    /// Hand back to the retention rules.
+    Unkeep(RecordIds),
+    /// Give one recording a new name.
+    Rename {
+        #[command(flatten)]
+        server: ServerArg,
+        record: String,
+        name: String,
+    },
+    /// Delete on BBB and in Greenlight; cannot be undone.
+    Delete(RecordIds),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RecordIds {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// Record ids (as `recordings list` shows them).
+    #[arg(required = true)]
+    pub records: Vec<String>,
 }
 
 /// Which server's Greenlight to act on.

@@ -323,3 +323,85 @@ pub(super) async fn schedule_ops(
     m.record = args.record.then_some(true);
     Ok(vec![wrap(m)])
 }
+
+/// `recordings …` → an Operation.
+pub(super) async fn recordings_op(
+    app: &App,
+    command: super::args::RecordingsCommand,
+) -> anyhow::Result<Operation> {
+    use super::args::RecordingsCommand as C;
+    use crate::domain::operation::{RecordingChange, RecordingScope};
+    let ids = |r: &super::args::RecordIds| -> anyhow::Result<Vec<crate::domain::RecordId>> {
+        r.records
+            .iter()
+            .map(|s| {
+                crate::domain::RecordId::try_from(s.as_str())
+                    .map_err(|e| anyhow!("{s:?} is not a record id: {}", e.reason))
+            })
+            .collect()
+    };
+    let update =
+        |r: &super::args::RecordIds, change| -> anyhow::Result<_> { Ok((ids(r)?, change)) };
+    let (r, change) = match &command {
+        C::List {
+            server: s,
+            room: r,
+            owner,
+            meeting,
+        } => {
+            let scope = match (r, owner, meeting) {
+                (Some(r), _, _) => Some(RecordingScope::Room(room(r)?)),
+                (_, Some(o), _) => Some(RecordingScope::Owner(email(o)?)),
+                (_, _, Some(m)) => Some(RecordingScope::Meeting(m.parse()?)),
+                _ => None,
+            };
+            return Ok(Operation::ListRecordings {
+                server: server(app, s).await?,
+                scope,
+            });
+        }
+        C::Publish(r) => {
+            return Ok(Operation::PublishRecordings {
+                server: server(app, &r.server).await?,
+                records: ids(r)?,
+            });
+        }
+        C::Unpublish(r) => {
+            return Ok(Operation::UnpublishRecordings {
+                server: server(app, &r.server).await?,
+                records: ids(r)?,
+            });
+        }
+        C::Delete(r) => {
+            return Ok(Operation::DeleteRecordings {
+                server: server(app, &r.server).await?,
+                records: ids(r)?,
+            });
+        }
+        C::Rename {
+            server: s,
+            record,
+            name,
+        } => {
+            let id = crate::domain::RecordId::try_from(record.as_str())
+                .map_err(|e| anyhow!("{record:?} is not a record id: {}", e.reason))?;
+            return Ok(Operation::UpdateRecordings {
+                server: server(app, s).await?,
+                records: vec![id],
+                change: RecordingChange::Name(name.clone()),
+            });
+        }
+        C::Protect(r) => (r, update(r, RecordingChange::Protected(true))?),
+        C::Unprotect(r) => (r, update(r, RecordingChange::Protected(false))?),
+        C::ListPublicly(r) => (r, update(r, RecordingChange::Listed(true))?),
+        C::Unlist(r) => (r, update(r, RecordingChange::Listed(false))?),
+        C::Keep(r) => (r, update(r, RecordingChange::Keep(true))?),
+        C::Unkeep(r) => (r, update(r, RecordingChange::Keep(false))?),
+    };
+    let (records, change) = change;
+    Ok(Operation::UpdateRecordings {
+        server: server(app, &r.server).await?,
+        records,
+        change,
+    })
+}

@@ -147,6 +147,34 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let op = greenlight::users_op(&app, command).await?;
             Ok(execute(&app, op, json, RenderOptions::default()).await)
         }
+        Command::Recordings { command } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            let op = greenlight::recordings_op(&app, command).await?;
+            Ok(execute(&app, op, json, RenderOptions::default()).await)
+        }
+        Command::Retention { dry_run } => {
+            let app = open_app(cli.config.as_deref()).await?;
+            let op = Operation::Retention { dry_run };
+            Ok(execute(&app, op, json, RenderOptions::default()).await)
+        }
+        Command::Backup { file } => {
+            let config = load_config(cli.config.as_deref())?;
+            init_logging(&config);
+            let n = crate::store::backup::backup(&config.store.location, &file).await?;
+            println!("backed up the store to {} ({n} bytes)", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file } => {
+            let config = load_config(cli.config.as_deref())?;
+            init_logging(&config);
+            let kept = crate::store::backup::restore(&config.store.location, &file).await?;
+            println!(
+                "restored the store from {}; the one it replaced is {}",
+                file.display(),
+                kept.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rooms { command } => {
             let app = open_app(cli.config.as_deref()).await?;
             let (op, opts) = greenlight::rooms_op(&app, command).await?;

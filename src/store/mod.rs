@@ -2,6 +2,7 @@
 //! log, API tokens. One trait, two backends (SQLite default, PostgreSQL for shared deployments),
 //! and an in-memory fake for fast unit tests.
 
+pub mod backup;
 pub mod memory;
 pub mod sql;
 
