@@ -100,7 +100,7 @@ impl RetentionSettings {
 }
 
 /// What the rules do to one recording on one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetentionAction {
     /// Due within the warning period: the owner is told (once).
