@@ -2091,3 +2091,33 @@ matrix:
             .contains("{localpart}")
     );
 }
+
+/// `retention:` rules are read per server and room, and a mistyped key is reported where it
+/// stands, with the key it probably means.
+#[test]
+fn retention_rules() {
+    let c = AppConfig::from_yaml_str(
+        "retention:\n  run_at: \"04:15\"\n  recordings:\n    delete_after_days: 365\n  servers:\n    bbb: { delete_after_days: 90, warn_days_before: 3 }\n  rooms:\n    abc-def-ghi: { keep: true }\n  audit_days: 30\n",
+        "bot-config.yml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = &c.retention;
+    assert_eq!(r.run_at, Some(jiff::civil::time(4, 15, 0, 0)));
+    let rule = r.rule_for(&"bbb".parse().unwrap(), "m", Some("abc-def-ghi"));
+    assert_eq!(
+        (rule.delete_after_days, rule.warn_days_before, rule.keep),
+        (Some(90), Some(3), Some(true))
+    );
+    assert_eq!(r.audit_days, Some(30));
+    assert_eq!(r.sent_messages_days, Some(90), "defaults stay");
+
+    let e = AppConfig::from_yaml_str(
+        "retention:\n  recordings:\n    delete_after_dayz: 30\n  run_at: \"25:00\"\n",
+        "bot-config.yml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("bot-config.yml:3:5"), "{e}");
+    assert!(e.contains("did you mean `delete_after_days`"), "{e}");
+    assert!(e.contains("retention.run_at"), "{e}");
+}

@@ -10,7 +10,8 @@ use schedulight::domain::{
 };
 use schedulight::store::{
     AppliedEntry, AuditEntry, AuditQuery, Enqueued, JobState, MemoryStore, NewJob, OutboxEntry,
-    OutboxFilter, OutboxRequest, OutboxState, PlannedMeeting, SqlStore, Store, StoreError,
+    OutboxFilter, OutboxRequest, OutboxState, PlannedMeeting, PurgeCutoffs, SqlStore, Store,
+    StoreError,
 };
 use schedulight::testkit::pg::PgCluster;
 use std::collections::HashSet;
@@ -94,6 +95,8 @@ macro_rules! suite {
 }
 
 suite!(
+    purge_removes_only_old_records,
+    retention_warnings_are_kept_once,
     audit_is_queried_by_time_actor_and_object_and_purged,
     leases_have_one_holder_and_events_one_handler,
     meetings_inserted_in_bulk_with_their_plans,
@@ -1642,4 +1645,138 @@ async fn sqlite_in_memory_url_keeps_its_data() {
         (1, 1, 1)
     );
     assert_state_is_back(&store).await;
+}
+
+/// Old step history (but never a step's latest entry, the meeting's status), old sent messages
+/// and old audit entries go; a dry run only counts; newer and unsent rows stay.
+async fn purge_removes_only_old_records(store: Arc<dyn Store>) {
+    add_meeting(&store, "m1").await;
+    let m1 = mid("m1");
+    for (code, at) in [(100, 0), (200, 10), (500, 20), (200, 300)] {
+        store
+            .record_step(&m1, &step("pre_open", code, "x", t(at)))
+            .await
+            .unwrap();
+    }
+    store
+        .record_step(&m1, &step("start", 100, "old but latest", t(5)))
+        .await
+        .unwrap();
+    let old = store
+        .enqueue_outbox(&mail("old", t(0)), t(0))
+        .await
+        .unwrap()
+        .id;
+    let new = store
+        .enqueue_outbox(&mail("new", t(0)), t(0))
+        .await
+        .unwrap()
+        .id;
+    let unsent = store
+        .enqueue_outbox(&mail("unsent", t(0)), t(0))
+        .await
+        .unwrap()
+        .id;
+    for (id, at) in [(old, 50), (new, 400)] {
+        let claimed = store
+            .claim_outbox(Channel::Mail, t(at), t(at + 100), 10)
+            .await
+            .unwrap();
+        assert!(claimed.iter().any(|c| c.id == id));
+        store.mark_outbox_sent(id, t(at), None).await.unwrap();
+        // Hand the other claimed ones back.
+        for c in claimed.iter().filter(|c| c.id != id) {
+            store
+                .mark_outbox_failed(c.id, "later", Some(t(0)))
+                .await
+                .unwrap();
+        }
+    }
+    for at in [10, 20, 400] {
+        store.append_audit(&audit(t(at), "x")).await.unwrap();
+    }
+    let cut = PurgeCutoffs {
+        step_history: Some(t(100)),
+        sent_messages: Some(t(100)),
+        audit: Some(t(100)),
+    };
+    let counted = store.purge_old(&cut, true).await.unwrap();
+    assert_eq!(
+        (
+            counted.step_history,
+            counted.sent_messages,
+            counted.audit_entries
+        ),
+        (3, 1, 2)
+    );
+    assert_eq!(store.step_history(&m1).await.unwrap().len(), 5, "dry run");
+    let purged = store.purge_old(&cut, false).await.unwrap();
+    assert_eq!(purged, counted);
+    let steps: Vec<(String, u16)> = store
+        .step_history(&m1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.step, s.code))
+        .collect();
+    assert_eq!(
+        steps,
+        [("pre_open".to_string(), 200), ("start".to_string(), 100)],
+        "each step's latest entry stays"
+    );
+    let left: Vec<i64> = store
+        .list_outbox(&OutboxFilter {
+            state: MailFilter::All,
+            channel: None,
+            meeting: None,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, [new, unsent], "unsent and recent messages stay");
+    assert_eq!(store.audit_entries(10).await.unwrap().len(), 1);
+    let nothing = store
+        .purge_old(&PurgeCutoffs::default(), false)
+        .await
+        .unwrap();
+    assert_eq!(nothing, Default::default(), "no cut-off, no purge");
+}
+
+async fn retention_warnings_are_kept_once(store: Arc<dyn Store>) {
+    let bbb: ServerId = "bbb".parse().unwrap();
+    let other: ServerId = "other".parse().unwrap();
+    assert!(
+        store
+            .mark_retention_warned(&bbb, "r1", t(10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_retention_warned(&bbb, "r1", t(20))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_retention_warned(&other, "r1", t(30))
+            .await
+            .unwrap()
+    );
+    let warned = store.retention_warnings(&bbb).await.unwrap();
+    assert_eq!(
+        warned.into_iter().collect::<Vec<_>>(),
+        [("r1".to_string(), t(10))]
+    );
+    assert_eq!(
+        store
+            .forget_retention_warnings(&bbb, &["r1".into(), "r2".into()])
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.retention_warnings(&bbb).await.unwrap().is_empty());
+    assert_eq!(store.retention_warnings(&other).await.unwrap().len(), 1);
 }

@@ -681,6 +681,20 @@ fn read_app(ctx: &mut Ctx, root: &Node) -> AppConfig {
     config
 }
 
+/// A Matrix room id or alias the bot posts reports to.
+pub(super) fn matrix_room(ctx: &mut Ctx, f: &Fields<'_>, key: &str) -> Option<String> {
+    f.checked(
+        ctx,
+        key,
+        "write a room id like \"!abc:uni.example\" or an alias like \"#admins:uni.example\" (quoted)",
+        |s| {
+            s.parse::<crate::domain::meeting::MatrixRoom>()
+                .map(|_| s.trim().to_string())
+                .map_err(|e| e.reason)
+        },
+    )
+}
+
 fn read_files(ctx: &mut Ctx, f: &Fields<'_>, files: &mut FilesConfig) {
     let base = Path::new(&ctx.file)
         .parent()
@@ -700,16 +714,7 @@ fn read_files(ctx: &mut Ctx, f: &Fields<'_>, files: &mut FilesConfig) {
     ) {
         files.prune = p;
     }
-    files.report_room = f.checked(
-        ctx,
-        "report_room",
-        "write a room id like \"!abc:uni.example\" or an alias like \"#admins:uni.example\" (quoted)",
-        |s| {
-            s.parse::<crate::domain::meeting::MatrixRoom>()
-                .map(|_| s.trim().to_string())
-                .map_err(|e| e.reason)
-        },
-    );
+    files.report_room = matrix_room(ctx, f, "report_room");
     if let Some((k, v)) = f.entry("csv")
         && let Some(c) = Fields::new(ctx, v, &f.key_path("csv"), &k.at, CSV_KEYS)
     {

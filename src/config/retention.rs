@@ -54,16 +54,7 @@ pub(super) fn read_retention(ctx: &mut Ctx, f: &Fields<'_>, r: &mut RetentionSet
     for (name, _, rule) in named_rules(ctx, f, "rooms") {
         r.rooms.insert(name, rule);
     }
-    r.report_room = f.checked(
-        ctx,
-        "report_room",
-        "write a room id like \"!abc:uni.example\" or an alias like \"#admins:uni.example\" (quoted)",
-        |s| {
-            s.parse::<crate::domain::meeting::MatrixRoom>()
-                .map(|_| s.trim().to_string())
-                .map_err(|e| e.reason)
-        },
-    );
+    r.report_room = super::app::matrix_room(ctx, f, "report_room");
     for (key, slot) in [
         ("step_history_days", &mut r.step_history_days),
         ("sent_messages_days", &mut r.sent_messages_days),
