@@ -1091,6 +1091,7 @@ async fn recording_appears_after_end() {
             "startTime",
             "endTime",
             "participants",
+            "protected",
             "metadata",
             "playback"
         ]
