@@ -200,6 +200,25 @@ impl Service {
         Ok(changed(server_id, "deleted", records, note))
     }
 
+    /// The server's Greenlight when it has one and it can be opened (a failure is logged:
+    /// callers go on without it).
+    pub(super) async fn optional_greenlight(
+        &self,
+        server: &ServerSpec,
+    ) -> Option<std::sync::Arc<dyn crate::greenlight::Greenlight>> {
+        server
+            .greenlight
+            .as_ref()
+            .or(self.settings.default_greenlight.as_ref())?;
+        match self.greenlight(&server.id).await {
+            Ok(t) => Some(t.gl),
+            Err(e) => {
+                tracing::warn!(server = %server.id, error = %e, "cannot open the server's Greenlight");
+                None
+            }
+        }
+    }
+
     /// Bring the server's Greenlight (v3) rows of `records` in line with BBB; what happened,
     /// for the answer. A Greenlight that cannot be reached does not undo the BBB change: the
     /// note says so, and Greenlight's own resync catches up.
@@ -214,11 +233,10 @@ impl Service {
             .as_ref()
             .or(self.settings.default_greenlight.as_ref())?;
         let result = async {
-            let t = self.greenlight(&server.id).await?;
+            let gl = self.greenlight(&server.id).await?.gl;
             if deleted {
                 let ids: Vec<String> = records.iter().map(|r| r.to_string()).collect();
-                return t
-                    .gl
+                return gl
                     .forget_recordings(&ids)
                     .await
                     .map_err(|e| super::greenlight::gl_error(&server.id, e));
@@ -230,7 +248,7 @@ impl Service {
             };
             let now = self.all_recordings(server, query).await?;
             let rows: Vec<GlRecording> = now.iter().map(gl_recording).collect();
-            t.gl.sync_recordings(&rows)
+            gl.sync_recordings(&rows)
                 .await
                 .map_err(|e| super::greenlight::gl_error(&server.id, e))
         }

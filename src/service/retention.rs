@@ -6,10 +6,11 @@ use super::recordings::{display_name, is_kept};
 use super::{Service, internal};
 use crate::bbb::{Recording, RecordingsQuery};
 use crate::domain::retention::{
-    RetentionAction, RetentionItem, RetentionReport, days_before, decide,
+    DEFAULT_WARN_DAYS, RetentionAction, RetentionItem, RetentionReport, days_after, days_before,
+    decide,
 };
 use crate::domain::{Actor, Channel, Email, NoticeKind, OpError, Outcome, RecordId, ServerSpec};
-use crate::greenlight::RoomSearch;
+use crate::greenlight::{Greenlight, RoomSearch};
 use crate::store::{AuditEntry, OutboxRequest, PurgeCutoffs};
 use std::collections::BTreeMap;
 
@@ -23,6 +24,13 @@ struct Belongs {
     room: Option<String>,
     /// A playback or room link for the mail.
     link: Option<String>,
+}
+
+/// A recording the rules act on, with whom to tell and the warning period its rule gives.
+struct Due {
+    item: RetentionItem,
+    belongs: Belongs,
+    warn_days: u32,
 }
 
 impl Service {
@@ -98,12 +106,14 @@ impl Service {
             .await
             .map_err(internal)?;
         let mut whose = self.owners_on(server).await;
-        let mut items: Vec<(RetentionItem, Belongs, &Recording)> = Vec::new();
+        // Opened once per run: recordings of rooms no meeting of ours names are looked up there.
+        let gl = self.optional_greenlight(server).await;
+        let mut items: Vec<Due> = Vec::new();
         for r in &recordings {
             let Ok(record_id) = RecordId::try_from(r.record_id.as_str()) else {
                 continue;
             };
-            let belongs = self.belongs(server, &mut whose, r).await;
+            let belongs = belongs(gl.as_deref(), server, &mut whose, r).await;
             let rule = rules.rule_for(&server.id, &r.meeting_id, belongs.room.as_deref());
             let recorded = jiff::Timestamp::from_millisecond(r.start_time)
                 .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
@@ -126,15 +136,17 @@ impl Service {
                 action,
                 owner: belongs.owner.clone(),
             };
-            items.push((item, belongs, r));
+            items.push(Due {
+                item,
+                belongs,
+                warn_days: rule.warn_days_before.unwrap_or(DEFAULT_WARN_DAYS),
+            });
         }
         if !dry_run {
             self.warn_owners(server, &items).await?;
             self.delete_due(server, actor, &mut items, report).await;
         }
-        report
-            .recordings
-            .extend(items.into_iter().map(|(i, _, _)| i));
+        report.recordings.extend(items.into_iter().map(|d| d.item));
         Ok(())
     }
 
@@ -158,83 +170,25 @@ impl Service {
         out
     }
 
-    /// Who a recording belongs to: its scheduled meeting, else the Greenlight room with its
-    /// meetingID (looked up once per meeting).
-    async fn belongs(
-        &self,
-        server: &ServerSpec,
-        known: &mut BTreeMap<String, Belongs>,
-        r: &Recording,
-    ) -> Belongs {
-        let mut b = match known.get(&r.meeting_id) {
-            Some(b) => b.clone(),
-            None => {
-                let found = self.greenlight_room_of(server, &r.meeting_id).await;
-                known.insert(r.meeting_id.clone(), found.clone());
-                found
-            }
-        };
-        b.link = r.playback.first().map(|p| p.url.clone());
-        b
-    }
-
-    async fn greenlight_room_of(&self, server: &ServerSpec, meeting_id: &str) -> Belongs {
-        let has_gl = server.greenlight.is_some() || self.settings.default_greenlight.is_some();
-        if !has_gl {
-            return Belongs::default();
-        }
-        let Ok(t) = self.greenlight(&server.id).await else {
-            return Belongs::default();
-        };
-        match t
-            .gl
-            .search_rooms(&RoomSearch::MeetingId(meeting_id.to_string()))
-            .await
-        {
-            Ok(rooms) => rooms
-                .into_iter()
-                .next()
-                .map(|room| Belongs {
-                    owner: Some(room.owner_email),
-                    chat_room: None,
-                    room: Some(room.friendly_id),
-                    link: None,
-                })
-                .unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(server = %server.id, error = %e, "cannot look up a recording's Greenlight room");
-                Belongs::default()
-            }
-        }
-    }
-
     /// Record the warnings, then queue one mail per owner and one notice per chat room.
-    async fn warn_owners(
-        &self,
-        server: &ServerSpec,
-        items: &[(RetentionItem, Belongs, &Recording)],
-    ) -> Result<(), OpError> {
+    async fn warn_owners(&self, server: &ServerSpec, items: &[Due]) -> Result<(), OpError> {
         let now = self.clock.now();
         let mut mails: BTreeMap<Email, Vec<serde_json::Value>> = BTreeMap::new();
         let mut notices: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-        for (item, belongs, _) in items
+        for Due {
+            item,
+            belongs,
+            warn_days,
+        } in items
             .iter()
-            .filter(|(i, _, _)| i.action == RetentionAction::Warn)
+            .filter(|d| d.item.action == RetentionAction::Warn)
         {
             self.store
                 .mark_retention_warned(&server.id, item.record_id.as_str(), now)
                 .await
                 .map_err(internal)?;
             // The deletion waits a full warning period from today when the warning is late.
-            let rule = self.settings.retention.rule_for(
-                &server.id,
-                &item.meeting_id,
-                belongs.room.as_deref(),
-            );
-            let warn_days = rule
-                .warn_days_before
-                .unwrap_or(crate::domain::retention::DEFAULT_WARN_DAYS);
-            let earliest = crate::domain::retention::days_after(now, warn_days).unwrap_or(now);
+            let earliest = days_after(now, *warn_days).unwrap_or(now);
             let delete_on = item.delete_on.max(earliest);
             let line = serde_json::json!({
                 "id": item.record_id.as_str(),
@@ -300,12 +254,13 @@ impl Service {
         &self,
         server: &ServerSpec,
         actor: &Actor,
-        items: &mut [(RetentionItem, Belongs, &Recording)],
+        items: &mut [Due],
         report: &mut RetentionReport,
     ) {
-        for (item, _, _) in items
+        for item in items
             .iter_mut()
-            .filter(|(i, _, _)| i.action == RetentionAction::Delete)
+            .map(|d| &mut d.item)
+            .filter(|i| i.action == RetentionAction::Delete)
         {
             let records = [item.record_id.clone()];
             let result = self.delete_recordings(&server.id, &records).await;
@@ -335,6 +290,51 @@ impl Service {
                 ));
                 item.action = RetentionAction::Postponed;
             }
+        }
+    }
+}
+
+/// Who a recording belongs to: its scheduled meeting, else the Greenlight room with its
+/// meetingID (looked up once per meeting).
+async fn belongs(
+    gl: Option<&dyn Greenlight>,
+    server: &ServerSpec,
+    known: &mut BTreeMap<String, Belongs>,
+    r: &Recording,
+) -> Belongs {
+    let mut b = match known.get(&r.meeting_id) {
+        Some(b) => b.clone(),
+        None => {
+            let found = match gl {
+                Some(gl) => greenlight_room_of(gl, server, &r.meeting_id).await,
+                None => Belongs::default(),
+            };
+            known.insert(r.meeting_id.clone(), found.clone());
+            found
+        }
+    };
+    b.link = r.playback.first().map(|p| p.url.clone());
+    b
+}
+
+async fn greenlight_room_of(gl: &dyn Greenlight, server: &ServerSpec, meeting_id: &str) -> Belongs {
+    match gl
+        .search_rooms(&RoomSearch::MeetingId(meeting_id.to_string()))
+        .await
+    {
+        Ok(rooms) => rooms
+            .into_iter()
+            .next()
+            .map(|room| Belongs {
+                owner: Some(room.owner_email),
+                chat_room: None,
+                room: Some(room.friendly_id),
+                link: None,
+            })
+            .unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(server = %server.id, error = %e, "cannot look up a recording's Greenlight room");
+            Belongs::default()
         }
     }
 }
