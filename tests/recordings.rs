@@ -455,6 +455,18 @@ async fn chat_cli_and_rest_agree_and_greenlight_follows() {
             "{actor}: one entry per change"
         );
     }
+    let chat_record = w.sim.simulator.recordings()[0].record_id.clone();
+    let about_it = w
+        .app
+        .store
+        .query_audit(&AuditQuery {
+            target: Some(chat_record),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(about_it.len(), changes.len(), "found by the recording's id");
 }
 
 /// The keep flag, a room's keep rule and a fake clock: the owner is warned (mail and chat)

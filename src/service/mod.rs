@@ -367,6 +367,16 @@ fn target_of(op: &Operation) -> Option<String> {
         })
         .or_else(|| pick("room"))
         .or_else(|| pick("email"))
+        // Recording operations: the record ids, so `audit for <recording>` finds them.
+        .or_else(|| {
+            let ids: Vec<&str> = v
+                .get("records")?
+                .as_array()?
+                .iter()
+                .filter_map(|x| x.as_str())
+                .collect();
+            (!ids.is_empty()).then(|| ids.join(","))
+        })
         .or_else(|| pick("server"))
 }
 
