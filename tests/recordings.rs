@@ -10,10 +10,11 @@ use schedulight::bbb::sim::{SimConfig, SimHandle};
 use schedulight::bbb::{CreateParams, HttpConnector};
 use schedulight::chat::{ChatContext, Parsed};
 use schedulight::clock::ManualClock;
-use schedulight::config::{AppConfig, EnvVars};
+use schedulight::config::{AppConfig, EnvVars, MailConfig};
 use schedulight::domain::operation::{CreateRoom, CreateUser, UserRole};
 use schedulight::domain::retention::RetentionAction;
 use schedulight::domain::{Actor, BbbMeetingId, NoticeKind, Operation, Outcome, Scope};
+use schedulight::mail::render::{Language, render_entry};
 use schedulight::store::{AuditQuery, OutboxFilter, SqlStore};
 use schedulight::testkit::pg::PgCluster;
 use serde_json::{Value, json};
@@ -547,6 +548,27 @@ async fn retention_warns_then_deletes_on_the_day() {
     assert_eq!(mail.request.recipient, ADA);
     assert_eq!(mail.request.data["recordings"][0]["id"], json!(doomed));
     assert_eq!(mail.request.data["recordings"][0]["room"], json!(ROOM));
+    for (lang, says) in [
+        (Language::En, "Deleted on:"),
+        (Language::De, "Gelöscht am:"),
+    ] {
+        let config = MailConfig {
+            from: Some("bbb@uni.example".parse().unwrap()),
+            language: lang,
+            ..MailConfig::default()
+        };
+        let rendered = render_entry(&w.app.service, &config, mail)
+            .await
+            .expect("the warning renders");
+        assert_eq!(rendered.to.email.as_str(), ADA);
+        assert!(rendered.subject.contains('1'), "{}", rendered.subject);
+        assert!(
+            rendered.text.contains(&doomed) && rendered.text.contains(says),
+            "{}",
+            rendered.text
+        );
+        assert!(rendered.text.contains("Old lecture"), "{}", rendered.text);
+    }
     let notice = queued
         .iter()
         .find(|e| e.request.kind == NoticeKind::RecordingsExpiringNotice)
